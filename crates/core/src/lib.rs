@@ -1,0 +1,21 @@
+//! Domain types shared by every rayo crate: functions, runtimes, ARNs, limits,
+//! log records and the store traits that `state` and `blobs` implement.
+//!
+//! This crate does no I/O. Wire shapes (AWS JSON) live at the edge, in `api`.
+
+#![warn(missing_docs)]
+#![forbid(unsafe_code)]
+
+pub mod arn;
+pub mod function;
+pub mod limits;
+pub mod logs;
+pub mod runtime;
+pub mod store;
+pub mod validation;
+
+pub use arn::{FunctionRef, Region};
+pub use function::{
+    Architecture, CodeRef, FunctionConfig, FunctionRecord, PolicyStatement, LATEST,
+};
+pub use runtime::Runtime;

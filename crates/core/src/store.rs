@@ -1,0 +1,131 @@
+//! The store traits: where functions, code packages and logs are kept.
+//!
+//! `state` implements [`FunctionStore`] and [`LogStore`] on SQLite; `blobs`
+//! implements [`CodeStore`] under the data directory. Only the `rayo` binary
+//! picks the implementations.
+
+use std::path::PathBuf;
+
+use thiserror::Error;
+
+use crate::function::{CodeRef, FunctionRecord};
+use crate::logs::{LogEvent, LogGroupInfo, LogQuery, LogStreamInfo, StoredLogEvent};
+
+/// A store operation that failed.
+#[derive(Debug, Error)]
+pub enum StoreError {
+    /// The function already exists.
+    #[error("function already exists: {0}")]
+    AlreadyExists(String),
+    /// The function does not exist.
+    #[error("function not found: {0}")]
+    NotFound(String),
+    /// The record changed since it was read (its revision id differs).
+    #[error("revision conflict on {0}")]
+    RevisionConflict(String),
+    /// The backend failed.
+    #[error("store backend failed: {0}")]
+    Backend(String),
+}
+
+/// Function metadata.
+pub trait FunctionStore: Send + Sync + std::fmt::Debug {
+    /// Adds a new function; fails with [`StoreError::AlreadyExists`].
+    fn create_function(&self, record: &FunctionRecord) -> Result<(), StoreError>;
+    /// Reads a function by name.
+    fn get_function(&self, name: &str) -> Result<Option<FunctionRecord>, StoreError>;
+    /// Lists functions ordered by name, starting after `after`.
+    fn list_functions(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<FunctionRecord>, StoreError>;
+    /// Replaces a function if its stored revision is still `expected_revision_id`
+    /// and its policy revision still `expected_policy_revision_id`.
+    fn update_function(
+        &self,
+        record: &FunctionRecord,
+        expected_revision_id: &str,
+        expected_policy_revision_id: &str,
+    ) -> Result<(), StoreError>;
+    /// Deletes a function; returns whether it existed.
+    fn delete_function(&self, name: &str) -> Result<bool, StoreError>;
+    /// Code packages some function still refers to.
+    fn referenced_code(&self) -> Result<Vec<String>, StoreError>;
+}
+
+/// A deployment package refused by the code store.
+#[derive(Debug, Error)]
+pub enum PackageError {
+    /// The archive is not a readable zip.
+    #[error("Could not unzip uploaded file. Please check your file, then try to upload again. ({0})")]
+    Malformed(String),
+    /// An entry would land outside the package root.
+    #[error("Invalid zip entry '{0}': it would be extracted outside the package root")]
+    EscapesRoot(String),
+    /// A link points outside the package root.
+    #[error("Invalid zip entry '{0}': its link target leaves the package root")]
+    LinkEscapes(String),
+    /// The unzipped size passes the limit.
+    #[error("Unzipped size must be smaller than {limit} bytes")]
+    TooLargeUnzipped {
+        /// The limit in bytes.
+        limit: u64,
+    },
+    /// The zip passes the direct-upload limit.
+    #[error("Zipped size must be smaller than {limit} bytes")]
+    TooLargeZipped {
+        /// The limit in bytes.
+        limit: u64,
+    },
+    /// Too many entries.
+    #[error("Deployment package has more than {limit} entries")]
+    TooManyEntries {
+        /// The limit.
+        limit: usize,
+    },
+    /// Writing the package failed.
+    #[error("storing the package failed: {0}")]
+    Io(String),
+}
+
+/// Deployment packages, kept by content hash.
+pub trait CodeStore: Send + Sync + std::fmt::Debug {
+    /// Validates, stores and unpacks a zip; storing the same bytes twice is a no-op.
+    fn put_package(&self, zip: &[u8]) -> Result<CodeRef, PackageError>;
+    /// The zip as uploaded.
+    fn read_package(&self, sha256_hex: &str) -> Result<Vec<u8>, PackageError>;
+    /// The read-only directory holding the unpacked package.
+    fn unpacked_dir(&self, sha256_hex: &str) -> PathBuf;
+    /// Removes packages no function refers to.
+    fn remove_unreferenced(&self, referenced: &[String]) -> Result<usize, PackageError>;
+}
+
+/// Function logs, in groups and streams.
+pub trait LogStore: Send + Sync + std::fmt::Debug {
+    /// Appends events to a stream, creating the group and stream if needed.
+    fn put_log_events(&self, group: &str, stream: &str, events: &[LogEvent])
+    -> Result<(), StoreError>;
+    /// Events of a group that match a query.
+    fn query_log_events(&self, group: &str, query: &LogQuery)
+    -> Result<Vec<StoredLogEvent>, StoreError>;
+    /// Groups whose name starts with `prefix`, ordered by name, after `after`.
+    fn describe_log_groups(
+        &self,
+        prefix: Option<&str>,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<LogGroupInfo>, StoreError>;
+    /// Streams of a group, ordered by name or by last event time.
+    fn describe_log_streams(
+        &self,
+        group: &str,
+        prefix: Option<&str>,
+        order_by_last_event: bool,
+        descending: bool,
+    ) -> Result<Option<Vec<LogStreamInfo>>, StoreError>;
+    /// Sets a group's retention.
+    fn put_retention_policy(&self, group: &str, days: Option<u32>) -> Result<bool, StoreError>;
+    /// Deletes a group and its streams; returns whether it existed.
+    fn delete_log_group(&self, group: &str) -> Result<bool, StoreError>;
+}

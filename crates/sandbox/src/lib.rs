@@ -1,0 +1,1 @@
+//! rayo-sandbox.
