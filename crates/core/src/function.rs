@@ -208,10 +208,7 @@ const RESERVED_ENVIRONMENT_KEYS: &[&str] = &[
 /// Checks environment variables: names, reserved keys and the 4 KB limit.
 pub fn validate_environment(variables: &BTreeMap<String, String>) -> Result<(), ValidationError> {
     for key in variables.keys() {
-        let valid_name = key
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_alphabetic())
+        let valid_name = key.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
             && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
         if !valid_name {
             return Err(ValidationError::constraint(
@@ -262,7 +259,10 @@ pub fn validate_role(role: &str) -> Result<(), ValidationError> {
     let valid = role.starts_with("arn:aws")
         && role.split(':').count() == 6
         && role.split(':').nth(2) == Some("iam")
-        && role.split(':').nth(5).is_some_and(|r| r.starts_with("role/") && r.len() > 5);
+        && role
+            .split(':')
+            .nth(5)
+            .is_some_and(|r| r.starts_with("role/") && r.len() > 5);
     if !valid {
         return Err(ValidationError::constraint(
             "role",
@@ -286,7 +286,9 @@ pub fn validate_tags(tags: &BTreeMap<String, String>) -> Result<(), ValidationEr
             return Err(ValidationError::invalid(format!("Invalid tag key: {key}")));
         }
         if value.chars().count() > 256 {
-            return Err(ValidationError::invalid(format!("Invalid tag value: {value}")));
+            return Err(ValidationError::invalid(format!(
+                "Invalid tag value: {value}"
+            )));
         }
     }
     Ok(())

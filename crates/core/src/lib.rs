@@ -16,6 +16,6 @@ pub mod validation;
 
 pub use arn::{FunctionRef, Region};
 pub use function::{
-    Architecture, CodeRef, FunctionConfig, FunctionRecord, PolicyStatement, LATEST,
+    Architecture, CodeRef, FunctionConfig, FunctionRecord, LATEST, PolicyStatement,
 };
 pub use runtime::Runtime;

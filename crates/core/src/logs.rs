@@ -146,8 +146,14 @@ mod tests {
 
     #[test]
     fn filter_terms() {
-        assert_eq!(parse_filter_terms("ERROR  timeout"), vec!["ERROR", "timeout"]);
-        assert_eq!(parse_filter_terms("\"Task timed out\" x"), vec!["Task timed out", "x"]);
+        assert_eq!(
+            parse_filter_terms("ERROR  timeout"),
+            vec!["ERROR", "timeout"]
+        );
+        assert_eq!(
+            parse_filter_terms("\"Task timed out\" x"),
+            vec!["Task timed out", "x"]
+        );
         assert!(parse_filter_terms("  ").is_empty());
     }
 }

@@ -58,7 +58,9 @@ pub trait FunctionStore: Send + Sync + std::fmt::Debug {
 #[derive(Debug, Error)]
 pub enum PackageError {
     /// The archive is not a readable zip.
-    #[error("Could not unzip uploaded file. Please check your file, then try to upload again. ({0})")]
+    #[error(
+        "Could not unzip uploaded file. Please check your file, then try to upload again. ({0})"
+    )]
     Malformed(String),
     /// An entry would land outside the package root.
     #[error("Invalid zip entry '{0}': it would be extracted outside the package root")]
@@ -104,11 +106,18 @@ pub trait CodeStore: Send + Sync + std::fmt::Debug {
 /// Function logs, in groups and streams.
 pub trait LogStore: Send + Sync + std::fmt::Debug {
     /// Appends events to a stream, creating the group and stream if needed.
-    fn put_log_events(&self, group: &str, stream: &str, events: &[LogEvent])
-    -> Result<(), StoreError>;
+    fn put_log_events(
+        &self,
+        group: &str,
+        stream: &str,
+        events: &[LogEvent],
+    ) -> Result<(), StoreError>;
     /// Events of a group that match a query.
-    fn query_log_events(&self, group: &str, query: &LogQuery)
-    -> Result<Vec<StoredLogEvent>, StoreError>;
+    fn query_log_events(
+        &self,
+        group: &str,
+        query: &LogQuery,
+    ) -> Result<Vec<StoredLogEvent>, StoreError>;
     /// Groups whose name starts with `prefix`, ordered by name, after `after`.
     fn describe_log_groups(
         &self,

@@ -1,1 +1,195 @@
-//! rayo-executor.
+//! The executor runs function instances: it keeps a pool of warm instances
+//! per function version, starts new ones (cold starts) when none is free,
+//! serves each instance its own Runtime API, enforces timeouts, and writes
+//! every instance's output and the START/END/REPORT lines to the log store.
+//!
+//! Callers talk to it through [`Executor`], which sends [`ExecutorCommand`]s
+//! to the pool actor.
+
+#![forbid(unsafe_code)]
+
+mod instance;
+mod logs;
+mod pool;
+mod runtime_api;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use rayo_core::store::{CodeStore, LogStore};
+use rayo_core::{FunctionConfig, Region};
+use rayo_runtimes::{RuntimeCatalog, RuntimeUnavailable};
+use thiserror::Error;
+use tokio::sync::{mpsc, oneshot};
+
+pub use logs::format_report;
+
+/// What the executor needs from the rest of rayo.
+#[derive(Debug, Clone)]
+pub struct ExecutorConfig {
+    /// Region and account, for ARNs and `AWS_REGION`.
+    pub region: Region,
+    /// The URL functions use to reach rayo's own APIs (`AWS_ENDPOINT_URL`).
+    pub endpoint_url: String,
+    /// Credentials handed to functions.
+    pub access_key_id: String,
+    /// Credentials handed to functions.
+    pub secret_access_key: String,
+    /// How long an idle instance is kept warm before it is ended.
+    pub idle_timeout: Duration,
+    /// How long a runtime may take to initialize.
+    pub init_timeout: Duration,
+    /// Where per-instance scratch directories live.
+    pub instances_dir: PathBuf,
+    /// Runtimes this host offers.
+    pub catalog: Arc<RuntimeCatalog>,
+    /// Code packages.
+    pub code_store: Arc<dyn CodeStore>,
+    /// Where logs go.
+    pub log_store: Arc<dyn LogStore>,
+}
+
+/// One synchronous invocation to run.
+#[derive(Debug, Clone)]
+pub struct InvocationRequest {
+    /// The configuration of the version being invoked.
+    pub function: FunctionConfig,
+    /// The ARN the caller used, qualified or not.
+    pub invoked_function_arn: String,
+    /// Request id (a UUID).
+    pub request_id: String,
+    /// The event, as JSON bytes.
+    pub payload: Bytes,
+    /// The client context, decoded from base64: a JSON document.
+    pub client_context: Option<String>,
+    /// The Cognito identity, a JSON document.
+    pub cognito_identity: Option<String>,
+    /// X-Ray trace header to hand the runtime.
+    pub trace_id: Option<String>,
+}
+
+/// How an invocation ended.
+#[derive(Debug, Clone)]
+pub struct InvocationOutcome {
+    /// The function's response, or the error document.
+    pub payload: Bytes,
+    /// `Some("Unhandled")` when the function failed.
+    pub function_error: Option<String>,
+    /// The invocation's log lines (START to REPORT), newline-terminated.
+    pub log_text: String,
+    /// The version that ran.
+    pub executed_version: String,
+    /// Figures from the REPORT line.
+    pub report: Report,
+}
+
+/// The figures of a REPORT line.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Report {
+    /// Invocation time in milliseconds.
+    pub duration_ms: f64,
+    /// Billed milliseconds.
+    pub billed_duration_ms: u64,
+    /// Configured memory in MB.
+    pub memory_size_mb: u32,
+    /// Peak memory in MB.
+    pub max_memory_used_mb: u64,
+    /// Init time in milliseconds, for cold starts.
+    pub init_duration_ms: Option<f64>,
+    /// `timeout` or `error`, when the invocation did not succeed.
+    pub status: Option<String>,
+    /// The error type, with `status`.
+    pub error_type: Option<String>,
+}
+
+/// Why the executor could not run an invocation at all.
+#[derive(Debug, Error)]
+pub enum ExecutorError {
+    /// The function's runtime is not available on this host.
+    #[error(transparent)]
+    RuntimeUnavailable(#[from] RuntimeUnavailable),
+    /// The executor is shutting down.
+    #[error("the server is shutting down")]
+    ShuttingDown,
+    /// An instance could not be started.
+    #[error("could not start an instance: {0}")]
+    Start(String),
+}
+
+/// The messages the pool actor understands; the contract between the invoker
+/// and the executor.
+#[derive(Debug)]
+pub enum ExecutorCommand {
+    /// Run one invocation and reply with its outcome.
+    Invoke {
+        /// The invocation.
+        request: Box<InvocationRequest>,
+        /// Where the outcome goes.
+        reply: oneshot::Sender<Result<InvocationOutcome, ExecutorError>>,
+    },
+    /// A function was deleted: end its idle instances.
+    FunctionDeleted {
+        /// The function's name.
+        name: String,
+    },
+    /// Finish in-flight invocations, end every instance, then reply.
+    Shutdown {
+        /// Signalled once everything has ended.
+        reply: oneshot::Sender<()>,
+    },
+}
+
+/// A handle on the executor's pool actor.
+#[derive(Debug, Clone)]
+pub struct Executor {
+    commands: mpsc::Sender<ExecutorCommand>,
+}
+
+impl Executor {
+    /// Starts the pool actor on the current Tokio runtime.
+    pub fn start(config: ExecutorConfig) -> Executor {
+        let (commands, receiver) = mpsc::channel(1024);
+        tokio::spawn(pool::run(Arc::new(config), receiver));
+        Executor { commands }
+    }
+
+    /// Runs one invocation.
+    pub async fn invoke(
+        &self,
+        request: InvocationRequest,
+    ) -> Result<InvocationOutcome, ExecutorError> {
+        let (reply, outcome) = oneshot::channel();
+        let command = ExecutorCommand::Invoke {
+            request: Box::new(request),
+            reply,
+        };
+        self.commands
+            .send(command)
+            .await
+            .map_err(|_| ExecutorError::ShuttingDown)?;
+        outcome.await.map_err(|_| ExecutorError::ShuttingDown)?
+    }
+
+    /// Tells the executor a function is gone.
+    pub async fn function_deleted(&self, name: &str) {
+        let command = ExecutorCommand::FunctionDeleted {
+            name: name.to_string(),
+        };
+        let _ = self.commands.send(command).await;
+    }
+
+    /// Finishes in-flight invocations and ends every instance.
+    pub async fn shutdown(&self) {
+        let (reply, done) = oneshot::channel();
+        if self
+            .commands
+            .send(ExecutorCommand::Shutdown { reply })
+            .await
+            .is_ok()
+        {
+            let _ = done.await;
+        }
+    }
+}

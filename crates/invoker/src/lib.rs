@@ -1,1 +1,105 @@
-//! rayo-invoker.
+//! The invoker decides what an invocation runs: it resolves the function and
+//! qualifier to a configuration and hands the invocation to the executor.
+//! Asynchronous queues, retries, schedules and event-source pollers build on
+//! [`Invoker::invoke`].
+
+#![forbid(unsafe_code)]
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use rayo_core::store::{FunctionStore, StoreError};
+use rayo_core::{FunctionConfig, FunctionRef, LATEST, Region};
+use rayo_executor::{Executor, ExecutorError, InvocationOutcome, InvocationRequest};
+use thiserror::Error;
+
+/// One synchronous invocation as a caller asks for it.
+#[derive(Debug, Clone)]
+pub struct InvokeRequest {
+    /// The function and optional qualifier.
+    pub function: FunctionRef,
+    /// The event, JSON.
+    pub payload: Bytes,
+    /// The client context, decoded: a JSON document.
+    pub client_context: Option<String>,
+    /// The request id to use; a new UUID when `None`.
+    pub request_id: Option<String>,
+}
+
+/// Why an invocation could not run.
+#[derive(Debug, Error)]
+pub enum InvokeError {
+    /// The function or qualifier does not exist.
+    #[error("Function not found: {0}")]
+    FunctionNotFound(String),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The executor could not run it.
+    #[error(transparent)]
+    Executor(#[from] ExecutorError),
+}
+
+/// Resolves and runs invocations.
+#[derive(Debug, Clone)]
+pub struct Invoker {
+    functions: Arc<dyn FunctionStore>,
+    executor: Executor,
+    region: Region,
+}
+
+impl Invoker {
+    /// An invoker over these functions and this executor.
+    pub fn new(functions: Arc<dyn FunctionStore>, executor: Executor, region: Region) -> Invoker {
+        Invoker {
+            functions,
+            executor,
+            region,
+        }
+    }
+
+    /// Finds the configuration an invocation of `function` runs.
+    pub fn resolve(&self, function: &FunctionRef) -> Result<FunctionConfig, InvokeError> {
+        let not_found = || {
+            let arn = match &function.qualifier {
+                Some(q) => self.region.qualified_function_arn(&function.name, q),
+                None => self.region.function_arn(&function.name),
+            };
+            InvokeError::FunctionNotFound(arn)
+        };
+        let record = self
+            .functions
+            .get_function(&function.name)?
+            .ok_or_else(not_found)?;
+        match function.qualifier.as_deref() {
+            None | Some(LATEST) => Ok(record.config),
+            Some(_) => Err(not_found()),
+        }
+    }
+
+    /// Runs a synchronous invocation and waits for its outcome.
+    pub async fn invoke(&self, request: InvokeRequest) -> Result<InvocationOutcome, InvokeError> {
+        let config = self.resolve(&request.function)?;
+        let invoked_function_arn = match &request.function.qualifier {
+            Some(q) => self.region.qualified_function_arn(&config.name, q),
+            None => self.region.function_arn(&config.name),
+        };
+        let request = InvocationRequest {
+            function: config,
+            invoked_function_arn,
+            request_id: request
+                .request_id
+                .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+            payload: request.payload,
+            client_context: request.client_context,
+            cognito_identity: None,
+            trace_id: None,
+        };
+        Ok(self.executor.invoke(request).await?)
+    }
+
+    /// The executor behind this invoker.
+    pub fn executor(&self) -> &Executor {
+        &self.executor
+    }
+}

@@ -1,1 +1,59 @@
-fn main() {}
+//! The `rayo` binary: the server and the client commands that drive it
+//! through its public APIs.
+
+#![forbid(unsafe_code)]
+
+mod client;
+mod commands;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// A self-hosted serverless platform with AWS Lambda's programming model and wire protocols.
+#[derive(Debug, Parser)]
+#[command(name = "rayo", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server: every API on one port, state under one data directory.
+    Server(commands::server::ServerArgs),
+    /// Create, update, inspect, list and delete functions.
+    #[command(subcommand)]
+    Function(commands::function::FunctionCommand),
+    /// Invoke a function synchronously and print its response.
+    Invoke(commands::invoke::InvokeArgs),
+    /// Print a function's logs, optionally following new lines.
+    Logs(commands::logs::LogsArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("the Tokio runtime starts on any Linux host");
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Server(args) => commands::server::run(args).await,
+            Command::Function(command) => commands::function::run(command).await,
+            Command::Invoke(args) => commands::invoke::run(args).await,
+            Command::Logs(args) => commands::logs::run(args).await,
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            if error.downcast_ref::<client::ServerUnreachable>().is_some() {
+                ExitCode::from(commands::EXIT_UNREACHABLE)
+            } else {
+                ExitCode::from(commands::EXIT_FAILURE)
+            }
+        }
+    }
+}

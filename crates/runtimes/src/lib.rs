@@ -1,1 +1,12 @@
-//! rayo-runtimes.
+//! Language runtimes: the built-in Python bootstrap (a real `.py` file,
+//! embedded in the binary and written under the data directory at start-up),
+//! the discovery of the host's Python interpreters, and how a function's
+//! runtime maps onto a process to start.
+
+#![forbid(unsafe_code)]
+
+mod catalog;
+mod python;
+
+pub use catalog::{Launch, PythonFallback, PythonInterpreter, RuntimeCatalog, RuntimeUnavailable};
+pub use python::BOOTSTRAP_PY;

@@ -1,1 +1,16 @@
-//! rayo-state.
+//! SQLite implementation of rayo's store traits: functions, logs and the
+//! schema migrations that keep them readable across versions.
+//!
+//! [`SqliteState`] is the one type; it implements
+//! [`rayo_core::store::FunctionStore`] and [`rayo_core::store::LogStore`].
+//! All of rayo's SQL lives in this crate.
+
+#![forbid(unsafe_code)]
+
+mod db;
+mod functions;
+mod logs;
+mod schema;
+
+pub use db::{SqliteState, StateError};
+pub use schema::SCHEMA_VERSION;

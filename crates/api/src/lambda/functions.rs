@@ -1,0 +1,508 @@
+//! Functions: CreateFunction, GetFunction, GetFunctionConfiguration,
+//! ListFunctions, UpdateFunctionCode, UpdateFunctionConfiguration and
+//! DeleteFunction.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use rayo_core::function::{
+    validate_description, validate_environment, validate_ephemeral_storage, validate_handler,
+    validate_memory_size, validate_role, validate_tags, validate_timeout,
+};
+use rayo_core::store::{PackageError, StoreError};
+use rayo_core::validation::ValidationError;
+use rayo_core::{
+    Architecture, CodeRef, FunctionConfig, FunctionRecord, FunctionRef, LATEST, Runtime, limits,
+};
+use serde_json::json;
+use time::OffsetDateTime;
+
+use super::shapes::{
+    CodeLocationOut, CreateFunctionIn, GetFunctionOut, UpdateFunctionCodeIn,
+    UpdateFunctionConfigurationIn, function_configuration, parse_json,
+};
+use crate::ApiState;
+use crate::body::read_limited;
+use crate::error::LambdaError;
+
+/// `POST /2015-03-31/functions`
+pub(crate) async fn create_function(
+    State(state): State<Arc<ApiState>>,
+    body: Body,
+) -> Result<Response, LambdaError> {
+    let body = read_code_body(body, "CreateFunction").await?;
+    let input: CreateFunctionIn = parse_json(&body)?;
+    let name = required(input.function_name, "functionName")?;
+    let function = FunctionRef::parse(&name)?;
+    if function.qualifier.is_some() {
+        return Err(LambdaError::invalid_parameter(
+            "Qualifiers are not allowed in the function name of CreateFunction",
+        ));
+    }
+    if let Some(package_type) = &input.package_type
+        && package_type != "Zip"
+    {
+        return Err(LambdaError::invalid_parameter(format!(
+            "PackageType {package_type} is not supported: rayo runs functions from .zip packages"
+        )));
+    }
+    let (Some(runtime), Some(handler)) = (input.runtime, input.handler) else {
+        return Err(LambdaError::invalid_parameter(
+            "Runtime and Handler are mandatory parameters for functions created with deployment packages.",
+        ));
+    };
+    let runtime = Runtime::parse(&runtime)?;
+    check_runtime_available(&state, runtime)?;
+    validate_handler(&handler, runtime)?;
+    let role = required(input.role, "role")?;
+    validate_role(&role)?;
+    let description = input.description.unwrap_or_default();
+    validate_description(&description)?;
+    let memory_size = match input.memory_size {
+        Some(size) => validate_memory_size(size)?,
+        None => limits::MEMORY_SIZE_DEFAULT_MB,
+    };
+    let timeout = match input.timeout {
+        Some(timeout) => validate_timeout(timeout)?,
+        None => limits::TIMEOUT_DEFAULT_SECONDS,
+    };
+    let environment = input
+        .environment
+        .and_then(|e| e.variables)
+        .unwrap_or_default();
+    validate_environment(&environment)?;
+    let architectures = parse_architectures(input.architectures)?;
+    let ephemeral_storage_mb = match input.ephemeral_storage {
+        Some(storage) => validate_ephemeral_storage(storage.size)?,
+        None => limits::EPHEMERAL_STORAGE_MIN_MB,
+    };
+    let tags = input.tags.unwrap_or_default();
+    validate_tags(&tags)?;
+    refuse_layers(input.layers.as_deref())?;
+    let code = input.code.unwrap_or_default();
+    if code.s3_bucket.is_some() || code.s3_key.is_some() || code.image_uri.is_some() {
+        return Err(LambdaError::invalid_parameter(
+            "Code.S3Bucket, Code.S3Key and Code.ImageUri are not supported by this server: upload the package as Code.ZipFile",
+        ));
+    }
+    let zip = decode_zip(code.zip_file)?;
+    if state.functions.get_function(&function.name)?.is_some() {
+        return Err(function_exists(&function.name));
+    }
+    let code = store_package(&state, zip).await?;
+    let config = FunctionConfig {
+        name: function.name.clone(),
+        version: LATEST.to_string(),
+        runtime,
+        handler,
+        role,
+        description,
+        memory_size,
+        timeout,
+        environment,
+        architectures,
+        ephemeral_storage_mb,
+        code,
+        last_modified: now(),
+        revision_id: new_revision_id(),
+    };
+    let record = FunctionRecord {
+        config,
+        tags,
+        policy: Vec::new(),
+        policy_revision_id: new_revision_id(),
+    };
+    match state.functions.create_function(&record) {
+        Ok(()) => {}
+        Err(StoreError::AlreadyExists(_)) => return Err(function_exists(&function.name)),
+        Err(error) => return Err(error.into()),
+    }
+    tracing::info!(function = %function.name, runtime = %runtime, "function created");
+    let out = function_configuration(&state.region, &record.config);
+    Ok((StatusCode::CREATED, Json(out)).into_response())
+}
+
+/// `GET /2015-03-31/functions`
+pub(crate) async fn list_functions(
+    State(state): State<Arc<ApiState>>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Response, LambdaError> {
+    let max_items = match query.get("MaxItems") {
+        Some(value) => {
+            let n: i64 = value.parse().map_err(|_| {
+                LambdaError::validation(format!(
+                    "1 validation error detected: Value '{value}' at 'maxItems' failed to satisfy constraint: Member must be a number"
+                ))
+            })?;
+            if !(1..=10_000).contains(&n) {
+                return Err(ValidationError::constraint(
+                    "maxItems",
+                    value,
+                    "Member must have value between 1 and 10000",
+                )
+                .into());
+            }
+            n as usize
+        }
+        None => 50,
+    };
+    let after = match query.get("Marker") {
+        Some(marker) => Some(decode_marker(marker)?),
+        None => None,
+    };
+    let mut records = state
+        .functions
+        .list_functions(after.as_deref(), max_items + 1)?;
+    let next_marker = if records.len() > max_items {
+        records.truncate(max_items);
+        records.last().map(|r| encode_marker(&r.config.name))
+    } else {
+        None
+    };
+    let functions: Vec<_> = records
+        .iter()
+        .map(|r| function_configuration(&state.region, &r.config))
+        .collect();
+    let mut out = json!({ "Functions": functions });
+    if let Some(marker) = next_marker {
+        out["NextMarker"] = json!(marker);
+    }
+    Ok(Json(out).into_response())
+}
+
+/// `GET /2015-03-31/functions/{name}`
+pub(crate) async fn get_function(
+    State(state): State<Arc<ApiState>>,
+    Path(function_name): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Result<Response, LambdaError> {
+    let record = load_function(&state, &function_name, query.get("Qualifier"))?;
+    let base_url = base_url(&headers);
+    let out = GetFunctionOut {
+        configuration: function_configuration(&state.region, &record.config),
+        code: CodeLocationOut {
+            repository_type: "S3",
+            location: state
+                .code_urls
+                .link(&base_url, &record.config.code.sha256_hex),
+        },
+        tags: (!record.tags.is_empty()).then_some(record.tags),
+    };
+    Ok(Json(out).into_response())
+}
+
+/// `GET /2015-03-31/functions/{name}/configuration`
+pub(crate) async fn get_function_configuration(
+    State(state): State<Arc<ApiState>>,
+    Path(function_name): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Response, LambdaError> {
+    let record = load_function(&state, &function_name, query.get("Qualifier"))?;
+    Ok(Json(function_configuration(&state.region, &record.config)).into_response())
+}
+
+/// `PUT /2015-03-31/functions/{name}/configuration`
+pub(crate) async fn update_function_configuration(
+    State(state): State<Arc<ApiState>>,
+    Path(function_name): Path<String>,
+    body: Body,
+) -> Result<Response, LambdaError> {
+    let body = read_code_body(body, "UpdateFunctionConfiguration").await?;
+    let input: UpdateFunctionConfigurationIn = parse_json(&body)?;
+    let mut record = load_function(&state, &function_name, None)?;
+    check_revision(&record, input.revision_id.as_deref())?;
+    let previous_revision = record.config.revision_id.clone();
+    let config = &mut record.config;
+    if let Some(runtime) = input.runtime {
+        let runtime = Runtime::parse(&runtime)?;
+        check_runtime_available(&state, runtime)?;
+        config.runtime = runtime;
+    }
+    if let Some(handler) = input.handler {
+        config.handler = handler;
+    }
+    validate_handler(&config.handler, config.runtime)?;
+    if let Some(role) = input.role {
+        validate_role(&role)?;
+        config.role = role;
+    }
+    if let Some(description) = input.description {
+        validate_description(&description)?;
+        config.description = description;
+    }
+    if let Some(timeout) = input.timeout {
+        config.timeout = validate_timeout(timeout)?;
+    }
+    if let Some(memory_size) = input.memory_size {
+        config.memory_size = validate_memory_size(memory_size)?;
+    }
+    if let Some(environment) = input.environment {
+        let variables = environment.variables.unwrap_or_default();
+        validate_environment(&variables)?;
+        config.environment = variables;
+    }
+    if let Some(storage) = input.ephemeral_storage {
+        config.ephemeral_storage_mb = validate_ephemeral_storage(storage.size)?;
+    }
+    refuse_layers(input.layers.as_deref())?;
+    config.last_modified = now();
+    config.revision_id = new_revision_id();
+    save(&state, &record, &previous_revision)?;
+    Ok(Json(function_configuration(&state.region, &record.config)).into_response())
+}
+
+/// `PUT /2015-03-31/functions/{name}/code`
+pub(crate) async fn update_function_code(
+    State(state): State<Arc<ApiState>>,
+    Path(function_name): Path<String>,
+    body: Body,
+) -> Result<Response, LambdaError> {
+    let body = read_code_body(body, "UpdateFunctionCode").await?;
+    let input: UpdateFunctionCodeIn = parse_json(&body)?;
+    let mut record = load_function(&state, &function_name, None)?;
+    check_revision(&record, input.revision_id.as_deref())?;
+    if input.s3_bucket.is_some() || input.s3_key.is_some() || input.image_uri.is_some() {
+        return Err(LambdaError::invalid_parameter(
+            "S3Bucket, S3Key and ImageUri are not supported by this server: upload the package as ZipFile",
+        ));
+    }
+    let zip = decode_zip(input.zip_file)?;
+    let architectures = match input.architectures {
+        Some(list) => Some(parse_architectures(Some(list))?),
+        None => None,
+    };
+    let code = store_package(&state, zip).await?;
+    if input.dry_run == Some(true) {
+        let mut preview = record.config.clone();
+        preview.code = code;
+        return Ok(Json(function_configuration(&state.region, &preview)).into_response());
+    }
+    let previous_revision = record.config.revision_id.clone();
+    record.config.code = code;
+    if let Some(architectures) = architectures {
+        record.config.architectures = architectures;
+    }
+    record.config.last_modified = now();
+    record.config.revision_id = new_revision_id();
+    save(&state, &record, &previous_revision)?;
+    Ok(Json(function_configuration(&state.region, &record.config)).into_response())
+}
+
+/// `DELETE /2015-03-31/functions/{name}`
+pub(crate) async fn delete_function(
+    State(state): State<Arc<ApiState>>,
+    Path(function_name): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Response, LambdaError> {
+    let record = load_function(&state, &function_name, query.get("Qualifier"))?;
+    if let Some(qualifier) = query.get("Qualifier")
+        && qualifier == LATEST
+    {
+        return Err(LambdaError::invalid_parameter(
+            "$LATEST version cannot be deleted without deleting the function.",
+        ));
+    }
+    state.functions.delete_function(&record.config.name)?;
+    state
+        .invoker
+        .executor()
+        .function_deleted(&record.config.name)
+        .await;
+    tracing::info!(function = %record.config.name, "function deleted");
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// Loads the function a `FunctionName` path parameter and optional
+/// `Qualifier` name, or answers 404 as Lambda does.
+pub(crate) fn load_function(
+    state: &ApiState,
+    function_name: &str,
+    qualifier: Option<&String>,
+) -> Result<FunctionRecord, LambdaError> {
+    let function = FunctionRef::parse(function_name)?;
+    let qualifier = match (function.qualifier.as_deref(), qualifier.map(String::as_str)) {
+        (Some(a), Some(b)) if a != b => {
+            return Err(LambdaError::invalid_parameter(
+                "The derived qualifier from the function name does not match the specified qualifier.",
+            ));
+        }
+        (a, b) => a.or(b),
+    };
+    let not_found = || {
+        let arn = match qualifier {
+            Some(q) => state.region.qualified_function_arn(&function.name, q),
+            None => state.region.function_arn(&function.name),
+        };
+        LambdaError::function_not_found(&arn)
+    };
+    let record = state
+        .functions
+        .get_function(&function.name)?
+        .ok_or_else(not_found)?;
+    match qualifier {
+        None | Some(LATEST) => Ok(record),
+        Some(_) => Err(not_found()),
+    }
+}
+
+/// Saves an updated record, answering a concurrent change as Lambda does.
+pub(crate) fn save(
+    state: &ApiState,
+    record: &FunctionRecord,
+    previous_revision: &str,
+) -> Result<(), LambdaError> {
+    match state
+        .functions
+        .update_function(record, previous_revision, &record.policy_revision_id)
+    {
+        Ok(()) => Ok(()),
+        Err(StoreError::RevisionConflict(_)) => Err(LambdaError::conflict(format!(
+            "The operation cannot be performed at this time. An update is in progress for resource: {}",
+            state.region.function_arn(&record.config.name)
+        ))),
+        Err(StoreError::NotFound(_)) => Err(LambdaError::function_not_found(
+            &state.region.function_arn(&record.config.name),
+        )),
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// A new revision id.
+pub(crate) fn new_revision_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+fn check_revision(record: &FunctionRecord, revision_id: Option<&str>) -> Result<(), LambdaError> {
+    match revision_id {
+        Some(revision_id) if revision_id != record.config.revision_id => {
+            Err(LambdaError::precondition_failed(
+                "The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id",
+            ))
+        }
+        _ => Ok(()),
+    }
+}
+
+fn check_runtime_available(state: &ApiState, runtime: Runtime) -> Result<(), LambdaError> {
+    state
+        .catalog
+        .resolve(runtime)
+        .map(|_| ())
+        .map_err(|error| LambdaError::invalid_parameter(error.to_string()))
+}
+
+fn required(value: Option<String>, field: &str) -> Result<String, LambdaError> {
+    value.ok_or_else(|| {
+        LambdaError::validation(format!(
+            "1 validation error detected: Value null at '{field}' failed to satisfy constraint: Member must not be null"
+        ))
+    })
+}
+
+fn parse_architectures(list: Option<Vec<String>>) -> Result<Vec<Architecture>, LambdaError> {
+    let Some(list) = list else {
+        return Ok(vec![Architecture::X86_64]);
+    };
+    if list.len() != 1 {
+        return Err(ValidationError::constraint(
+            "architectures",
+            &format!("{list:?}"),
+            "Member must have length less than or equal to 1",
+        )
+        .into());
+    }
+    Ok(vec![Architecture::parse(&list[0])?])
+}
+
+fn refuse_layers(layers: Option<&[String]>) -> Result<(), LambdaError> {
+    match layers {
+        Some(layers) if !layers.is_empty() => Err(LambdaError::invalid_parameter(
+            "Layers are not supported by this server yet",
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn decode_zip(zip_file: Option<String>) -> Result<Vec<u8>, LambdaError> {
+    let Some(zip_file) = zip_file else {
+        return Err(LambdaError::invalid_parameter(
+            "Please provide a source for function code.",
+        ));
+    };
+    base64::engine::general_purpose::STANDARD
+        .decode(zip_file.as_bytes())
+        .map_err(|_| {
+            LambdaError::invalid_parameter(
+                "Could not unzip uploaded file. Please check your file, then try to upload again.",
+            )
+        })
+}
+
+async fn store_package(state: &ApiState, zip: Vec<u8>) -> Result<CodeRef, LambdaError> {
+    let code = state.code.clone();
+    let result = tokio::task::spawn_blocking(move || code.put_package(&zip))
+        .await
+        .map_err(|error| LambdaError::service(format!("storing the package failed: {error}")))?;
+    result.map_err(|error| match error {
+        PackageError::TooLargeZipped { .. } => {
+            LambdaError::too_large(limits::CODE_REQUEST_MAX_BYTES, "CreateFunction")
+        }
+        PackageError::Io(message) => {
+            tracing::error!(%message, "could not store a package");
+            LambdaError::service("storing the package failed")
+        }
+        other => LambdaError::invalid_parameter(other.to_string()),
+    })
+}
+
+async fn read_code_body(body: Body, operation: &str) -> Result<bytes::Bytes, LambdaError> {
+    match read_limited(body, limits::CODE_REQUEST_MAX_BYTES).await {
+        Ok(Some(bytes)) => Ok(bytes),
+        Ok(None) => Err(LambdaError::too_large(
+            limits::CODE_REQUEST_MAX_BYTES,
+            operation,
+        )),
+        Err(error) => Err(LambdaError::invalid_content(format!(
+            "Could not read the request body: {error}"
+        ))),
+    }
+}
+
+fn function_exists(name: &str) -> LambdaError {
+    LambdaError::conflict(format!("Function already exist: {name}"))
+}
+
+fn now() -> OffsetDateTime {
+    let now = OffsetDateTime::now_utc();
+    // Stored and printed at millisecond precision.
+    now.replace_nanosecond(now.millisecond() as u32 * 1_000_000)
+        .expect("a whole number of milliseconds is a valid nanosecond value")
+}
+
+fn encode_marker(name: &str) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(name)
+}
+
+fn decode_marker(marker: &str) -> Result<String, LambdaError> {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(marker)
+        .ok()
+        .and_then(|raw| String::from_utf8(raw).ok())
+        .ok_or_else(|| LambdaError::invalid_parameter("Invalid Marker"))
+}
+
+/// The scheme and host the client used, for links it can follow.
+pub(crate) fn base_url(headers: &HeaderMap) -> String {
+    let host = headers
+        .get("host")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("127.0.0.1:4566");
+    format!("http://{host}")
+}

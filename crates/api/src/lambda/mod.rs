@@ -1,0 +1,67 @@
+//! The Lambda API (2015-03-31 and its sibling dated paths), a file per resource.
+
+mod account;
+mod functions;
+mod invoke;
+mod policy;
+mod shapes;
+mod tags;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::{delete, get, post, put};
+
+use crate::ApiState;
+
+/// Every Lambda API route.
+pub(crate) fn routes() -> Router<Arc<ApiState>> {
+    Router::new()
+        .route(
+            "/2015-03-31/functions",
+            post(functions::create_function).get(functions::list_functions),
+        )
+        .route(
+            "/2015-03-31/functions/",
+            post(functions::create_function).get(functions::list_functions),
+        )
+        .route(
+            "/2015-03-31/functions/{function_name}",
+            get(functions::get_function).delete(functions::delete_function),
+        )
+        .route(
+            "/2015-03-31/functions/{function_name}/configuration",
+            get(functions::get_function_configuration)
+                .put(functions::update_function_configuration),
+        )
+        .route(
+            "/2015-03-31/functions/{function_name}/code",
+            put(functions::update_function_code),
+        )
+        .route(
+            "/2015-03-31/functions/{function_name}/invocations",
+            post(invoke::invoke),
+        )
+        .route(
+            "/2015-03-31/functions/{function_name}/policy",
+            post(policy::add_permission).get(policy::get_policy),
+        )
+        .route(
+            "/2015-03-31/functions/{function_name}/policy/{statement_id}",
+            delete(policy::remove_permission),
+        )
+        .route(
+            "/2017-03-31/tags/{resource}",
+            get(tags::list_tags)
+                .post(tags::tag_resource)
+                .delete(tags::untag_resource),
+        )
+        .route(
+            "/2016-08-19/account-settings",
+            get(account::get_account_settings),
+        )
+        .route(
+            "/2016-08-19/account-settings/",
+            get(account::get_account_settings),
+        )
+}

@@ -1,0 +1,588 @@
+//! One function instance: its process, its Runtime API listener and its log,
+//! from cold start through invocations to its end.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+use rand::RngCore;
+use rayo_core::FunctionConfig;
+use rayo_core::logs::{function_log_group, instance_log_stream};
+use rayo_runtimes::Launch;
+use rayo_sandbox::ProcessSpec;
+use time::OffsetDateTime;
+use tokio::net::unix::pipe;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use crate::logs::{DrainRequest, LogSink, log_timestamp, now_ms, read_pipe};
+use crate::runtime_api::{self, NextInvocation, RuntimeApiState, RuntimeEvent, RuntimeResult};
+use crate::{
+    ExecutorConfig, ExecutorError, InvocationOutcome, InvocationRequest, Report, format_report,
+};
+
+/// A running instance.
+#[derive(Debug)]
+pub(crate) struct Instance {
+    pub(crate) revision_id: String,
+    pub(crate) last_used: Instant,
+    pid: i32,
+    child: tokio::process::Child,
+    next: mpsc::Sender<NextInvocation>,
+    events: mpsc::UnboundedReceiver<RuntimeEvent>,
+    sink: Arc<LogSink>,
+    drains: mpsc::Sender<DrainRequest>,
+    server: JoinHandle<()>,
+    log_reader: JoinHandle<()>,
+    scratch_dir: PathBuf,
+}
+
+/// Why an instance did not become ready.
+#[derive(Debug)]
+struct InitFailure {
+    error_type: String,
+    payload: Bytes,
+    status: &'static str,
+}
+
+/// Runs one invocation on `idle`, or on a new instance when there is none.
+/// Returns the outcome and the instance if it may serve again.
+pub(crate) async fn run(
+    config: &ExecutorConfig,
+    idle: Option<Instance>,
+    request: &InvocationRequest,
+) -> Result<(InvocationOutcome, Option<Instance>), ExecutorError> {
+    let (mut instance, init_duration) = match idle {
+        Some(instance) => (instance, None),
+        None => {
+            let started = Instant::now();
+            let mut instance = match Instance::spawn(config, &request.function).await? {
+                Ok(instance) => instance,
+                Err((sink, failure)) => {
+                    let outcome = report_init_failure(&sink, request, failure, started.elapsed());
+                    sink.flush();
+                    return Ok((outcome, None));
+                }
+            };
+            match instance.wait_ready(config.init_timeout).await {
+                Ok(()) => (instance, Some(started.elapsed())),
+                Err(failure) => {
+                    instance.drain_logs().await;
+                    let outcome =
+                        report_init_failure(&instance.sink, request, failure, started.elapsed());
+                    instance.sink.flush();
+                    return Ok((outcome, None));
+                }
+            }
+        }
+    };
+    let (outcome, reusable) = instance.invoke(request, init_duration).await;
+    instance.last_used = Instant::now();
+    Ok((outcome, reusable.then_some(instance)))
+}
+
+type SpawnResult = Result<Instance, (Arc<LogSink>, InitFailure)>;
+
+impl Instance {
+    /// Starts the process and its Runtime API.
+    async fn spawn(
+        config: &ExecutorConfig,
+        function: &FunctionConfig,
+    ) -> Result<SpawnResult, ExecutorError> {
+        let launch = config.catalog.resolve(function.runtime)?;
+        let instance_id = random_hex(16);
+        let stream =
+            instance_log_stream(OffsetDateTime::now_utc(), &function.version, &instance_id);
+        let sink = Arc::new(LogSink::new(
+            function_log_group(&function.name),
+            stream,
+            config.log_store.clone(),
+        ));
+        let code_dir = config.code_store.unpacked_dir(&function.code.sha256_hex);
+        let scratch_dir = config.instances_dir.join(&instance_id);
+        let tmp_dir = scratch_dir.join("tmp");
+        std::fs::create_dir_all(&tmp_dir).map_err(start_error)?;
+
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(start_error)?;
+        let api_address = listener.local_addr().map_err(start_error)?;
+        let (next, next_receiver) = mpsc::channel(1);
+        let (events_sender, events) = mpsc::unbounded_channel();
+        let api_state = Arc::new(RuntimeApiState::new(next_receiver, events_sender));
+        let router = runtime_api::routes(api_state);
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, router).await;
+        });
+
+        let (program, args, path_head) = match &launch {
+            Launch::Python {
+                interpreter,
+                bootstrap,
+                substituted_for,
+                ..
+            } => {
+                sink.line(format!(
+                    "INIT_START Runtime Version: python:{}\tRuntime Version ARN: arn:aws:lambda:{}::runtime:rayo-python-{}",
+                    interpreter.version, config.region.name, interpreter.version
+                ));
+                if let Some(asked) = substituted_for {
+                    sink.line(format!(
+                        "rayo: {asked} is not installed on this host; this instance runs it on Python {} as the server's --python-fallback option allows",
+                        interpreter.version
+                    ));
+                }
+                (
+                    interpreter.executable.clone(),
+                    vec![bootstrap.display().to_string()],
+                    interpreter.executable.parent().map(PathBuf::from),
+                )
+            }
+            Launch::Provided { default_python } => {
+                sink.line(format!(
+                    "INIT_START Runtime Version: {}\tRuntime Version ARN: arn:aws:lambda:{}::runtime:rayo-{}",
+                    function.runtime, config.region.name, function.runtime
+                ));
+                let bootstrap = code_dir.join("bootstrap");
+                if !is_executable(&bootstrap) {
+                    server.abort();
+                    let _ = std::fs::remove_dir_all(&scratch_dir);
+                    let message = format!(
+                        "Couldn't find valid bootstrap(s): [{}/bootstrap /opt/bootstrap]",
+                        code_dir.display()
+                    );
+                    return Ok(Err((
+                        sink,
+                        InitFailure {
+                            error_type: "Runtime.InvalidEntrypoint".to_string(),
+                            payload: error_document("Runtime.InvalidEntrypoint", &message),
+                            status: "error",
+                        },
+                    )));
+                }
+                (
+                    bootstrap,
+                    Vec::new(),
+                    default_python
+                        .as_ref()
+                        .and_then(|p| p.executable.parent().map(PathBuf::from)),
+                )
+            }
+        };
+
+        let env = instance_environment(
+            config,
+            function,
+            &launch,
+            &code_dir,
+            &tmp_dir,
+            &api_address.to_string(),
+            sink.stream(),
+            path_head,
+        );
+        let spec = ProcessSpec {
+            program,
+            args,
+            env,
+            cwd: code_dir,
+        };
+        let (pipe_reader, pipe_writer) = std::io::pipe().map_err(start_error)?;
+        let command = rayo_sandbox::command(&spec, &pipe_writer).map_err(start_error)?;
+        let mut command = tokio::process::Command::from(command);
+        command.kill_on_drop(true);
+        let child = command.spawn().map_err(start_error)?;
+        drop(pipe_writer);
+        let pid = child.id().map(|p| p as i32).unwrap_or_default();
+        let receiver = pipe::Receiver::from_owned_fd(pipe_reader.into()).map_err(start_error)?;
+        let (drains, drain_receiver) = mpsc::channel(4);
+        let log_reader = tokio::spawn(read_pipe(receiver, sink.clone(), drain_receiver));
+
+        Ok(Ok(Instance {
+            revision_id: function.revision_id.clone(),
+            last_used: Instant::now(),
+            pid,
+            child,
+            next,
+            events,
+            sink,
+            drains,
+            server,
+            log_reader,
+            scratch_dir,
+        }))
+    }
+
+    /// Waits for the runtime's first `next` call.
+    async fn wait_ready(&mut self, init_timeout: Duration) -> Result<(), InitFailure> {
+        tokio::select! {
+            event = self.events.recv() => match event {
+                Some(RuntimeEvent::Ready) => Ok(()),
+                Some(RuntimeEvent::InitError { error_type, body }) => {
+                    // The runtime exits after reporting; give it a moment to.
+                    let _ = tokio::time::timeout(Duration::from_secs(1), self.child.wait()).await;
+                    let error_type = error_type
+                        .or_else(|| error_type_of(&body))
+                        .unwrap_or_else(|| "Runtime.Unknown".to_string());
+                    Err(InitFailure { error_type, payload: body, status: "error" })
+                }
+                None => Err(exit_failure("", "Runtime.Unknown")),
+            },
+            status = self.child.wait() => {
+                // An init error may have been posted just before the exit.
+                if let Ok(RuntimeEvent::InitError { error_type, body }) = self.events.try_recv() {
+                    let error_type = error_type
+                        .or_else(|| error_type_of(&body))
+                        .unwrap_or_else(|| "Runtime.Unknown".to_string());
+                    return Err(InitFailure { error_type, payload: body, status: "error" });
+                }
+                let reason = exit_reason(status.ok());
+                self.sink.line(format!("INIT_REPORT Runtime exited with error: {reason}"));
+                Err(exit_failure(&reason, "Runtime.ExitError"))
+            }
+            _ = tokio::time::sleep(init_timeout) => {
+                self.kill();
+                Err(InitFailure {
+                    error_type: "Sandbox.Timedout".to_string(),
+                    payload: error_document(
+                        "Sandbox.Timedout",
+                        &format!("Error: Init timed out after {:.2} seconds", init_timeout.as_secs_f64()),
+                    ),
+                    status: "timeout",
+                })
+            }
+        }
+    }
+
+    /// Runs one invocation; returns its outcome and whether the instance may serve again.
+    async fn invoke(
+        &mut self,
+        request: &InvocationRequest,
+        init_duration: Option<Duration>,
+    ) -> (InvocationOutcome, bool) {
+        let function = &request.function;
+        let request_id = &request.request_id;
+        let timeout = Duration::from_secs(u64::from(function.timeout));
+        self.sink.begin_capture();
+        self.sink.line(format!(
+            "START RequestId: {request_id} Version: {}",
+            function.version
+        ));
+        let started = Instant::now();
+        let (result_sender, result) = oneshot::channel();
+        let next = NextInvocation {
+            request_id: request_id.clone(),
+            deadline_ms: now_ms() + timeout.as_millis() as i64,
+            invoked_function_arn: request.invoked_function_arn.clone(),
+            payload: request.payload.clone(),
+            client_context: request.client_context.clone(),
+            cognito_identity: request.cognito_identity.clone(),
+            trace_id: request.trace_id.clone(),
+            result: result_sender,
+        };
+        let mut status = None;
+        let mut error_type = None;
+        let mut reusable = true;
+        let (payload, function_error) = if self.next.send(next).await.is_err() {
+            reusable = false;
+            status = Some("error");
+            error_type = Some("Runtime.ExitError".to_string());
+            let payload = exit_failure("runtime stopped serving", "Runtime.ExitError").payload;
+            (payload, Some("Unhandled".to_string()))
+        } else {
+            tokio::select! {
+                result = result => match result {
+                    Ok(RuntimeResult::Response(body)) => (body, None),
+                    Ok(RuntimeResult::Error { body }) => {
+                        status = Some("error");
+                        error_type = error_type_of(&body);
+                        (body, Some("Unhandled".to_string()))
+                    }
+                    Ok(RuntimeResult::ResponseTooLarge { size }) => {
+                        status = Some("error");
+                        error_type = Some("Function.ResponseSizeTooLarge".to_string());
+                        let message = format!(
+                            "Response payload size ({size} bytes) exceeded maximum allowed payload size ({} bytes).",
+                            rayo_core::limits::SYNC_PAYLOAD_MAX_BYTES
+                        );
+                        (error_document("Function.ResponseSizeTooLarge", &message), Some("Unhandled".to_string()))
+                    }
+                    Err(_) => {
+                        reusable = false;
+                        status = Some("error");
+                        error_type = Some("Runtime.ExitError".to_string());
+                        (exit_failure("runtime dropped the invocation", "Runtime.ExitError").payload, Some("Unhandled".to_string()))
+                    }
+                },
+                exit = self.child.wait() => {
+                    reusable = false;
+                    let reason = exit_reason(exit.ok());
+                    self.drain_logs().await;
+                    self.sink.line(format!("RequestId: {request_id} Error: Runtime exited with error: {reason}"));
+                    self.sink.line("Runtime.ExitError".to_string());
+                    status = Some("error");
+                    error_type = Some("Runtime.ExitError".to_string());
+                    let message = format!("RequestId: {request_id} Error: Runtime exited with error: {reason}");
+                    (error_document("Runtime.ExitError", &message), Some("Unhandled".to_string()))
+                }
+                _ = tokio::time::sleep(timeout) => {
+                    reusable = false;
+                    self.drain_logs().await;
+                    let seconds = format!("{:.2}", timeout.as_secs_f64());
+                    self.sink.line(format!(
+                        "{} {request_id} Task timed out after {seconds} seconds",
+                        log_timestamp(OffsetDateTime::now_utc())
+                    ));
+                    status = Some("timeout");
+                    let message = format!("RequestId: {request_id} Error: Task timed out after {seconds} seconds");
+                    (error_document("Sandbox.Timedout", &message), Some("Unhandled".to_string()))
+                }
+            }
+        };
+        let elapsed = started.elapsed();
+        let max_memory_used_mb = self.max_memory_used_mb();
+        if reusable {
+            self.drain_logs().await;
+        } else {
+            self.kill();
+        }
+        let duration_ms = elapsed.as_secs_f64() * 1000.0;
+        let report = Report {
+            duration_ms,
+            billed_duration_ms: duration_ms.ceil().max(1.0) as u64,
+            memory_size_mb: function.memory_size,
+            max_memory_used_mb,
+            init_duration_ms: init_duration.map(|d| d.as_secs_f64() * 1000.0),
+            status: status.map(str::to_string),
+            error_type: if status == Some("timeout") {
+                None
+            } else {
+                error_type
+            },
+        };
+        self.sink.line(format!("END RequestId: {request_id}"));
+        self.sink.line(format_report(request_id, &report));
+        let log_text = self.sink.end_capture();
+        self.sink.flush();
+        let outcome = InvocationOutcome {
+            payload,
+            function_error,
+            log_text,
+            executed_version: function.version.clone(),
+            report,
+        };
+        (outcome, reusable)
+    }
+
+    /// Reads whatever the runtime wrote before its last request.
+    async fn drain_logs(&self) {
+        let (ack, done) = oneshot::channel();
+        if self.drains.send(ack).await.is_ok() {
+            let _ = tokio::time::timeout(Duration::from_secs(2), done).await;
+        }
+    }
+
+    /// Peak resident memory of the runtime process, in MB.
+    fn max_memory_used_mb(&self) -> u64 {
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", self.pid)).unwrap_or_default();
+        let kib = status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmHWM:"))
+            .and_then(|rest| {
+                rest.trim()
+                    .trim_end_matches("kB")
+                    .trim()
+                    .parse::<u64>()
+                    .ok()
+            })
+            .unwrap_or(0);
+        kib.div_ceil(1024)
+    }
+
+    /// Ends the process group at once.
+    pub(crate) fn kill(&mut self) {
+        if self.pid > 0 {
+            let _ = killpg(Pid::from_raw(self.pid), Signal::SIGKILL);
+        }
+    }
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        self.kill();
+        self.server.abort();
+        // The reader ends by itself when the pipe closes; it flushes on the way out.
+        let _ = &self.log_reader;
+        self.sink.flush();
+        let _ = std::fs::remove_dir_all(&self.scratch_dir);
+    }
+}
+
+/// Writes the log lines of a cold start whose init failed and builds the outcome.
+fn report_init_failure(
+    sink: &LogSink,
+    request: &InvocationRequest,
+    failure: InitFailure,
+    init_elapsed: Duration,
+) -> InvocationOutcome {
+    let function = &request.function;
+    let request_id = &request.request_id;
+    let init_ms = init_elapsed.as_secs_f64() * 1000.0;
+    sink.line(format!(
+        "INIT_REPORT Init Duration: {init_ms:.2} ms\tPhase: init\tStatus: {}\tError Type: {}",
+        failure.status, failure.error_type
+    ));
+    sink.begin_capture();
+    sink.line(format!(
+        "START RequestId: {request_id} Version: {}",
+        function.version
+    ));
+    sink.line(format!("END RequestId: {request_id}"));
+    let report = Report {
+        duration_ms: init_ms,
+        billed_duration_ms: init_ms.ceil().max(1.0) as u64,
+        memory_size_mb: function.memory_size,
+        max_memory_used_mb: 0,
+        init_duration_ms: None,
+        status: Some(failure.status.to_string()),
+        error_type: Some(failure.error_type.clone()),
+    };
+    sink.line(format_report(request_id, &report));
+    InvocationOutcome {
+        payload: failure.payload,
+        function_error: Some("Unhandled".to_string()),
+        log_text: sink.end_capture(),
+        executed_version: function.version.clone(),
+        report,
+    }
+}
+
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one call site; each is a distinct input"
+)]
+fn instance_environment(
+    config: &ExecutorConfig,
+    function: &FunctionConfig,
+    launch: &Launch,
+    code_dir: &std::path::Path,
+    tmp_dir: &std::path::Path,
+    runtime_api: &str,
+    log_stream: &str,
+    path_head: Option<PathBuf>,
+) -> Vec<(String, String)> {
+    let mut env: Vec<(String, String)> = function
+        .environment
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let mut path = String::new();
+    if let Some(head) = path_head {
+        path.push_str(&head.display().to_string());
+        path.push(':');
+    }
+    path.push_str("/usr/local/bin:/usr/bin:/bin:/opt/bin");
+    let region = &config.region.name;
+    let mut set = |key: &str, value: String| env.push((key.to_string(), value));
+    set("PATH", path);
+    set("LANG", "en_US.UTF-8".to_string());
+    set("TZ", ":UTC".to_string());
+    set("TMPDIR", tmp_dir.display().to_string());
+    set("LAMBDA_TASK_ROOT", code_dir.display().to_string());
+    set("_HANDLER", function.handler.clone());
+    set("AWS_LAMBDA_RUNTIME_API", runtime_api.to_string());
+    set("AWS_LAMBDA_FUNCTION_NAME", function.name.clone());
+    set("AWS_LAMBDA_FUNCTION_VERSION", function.version.clone());
+    set(
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+        function.memory_size.to_string(),
+    );
+    set(
+        "AWS_LAMBDA_LOG_GROUP_NAME",
+        function_log_group(&function.name),
+    );
+    set("AWS_LAMBDA_LOG_STREAM_NAME", log_stream.to_string());
+    set("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand".to_string());
+    set(
+        "AWS_EXECUTION_ENV",
+        format!("AWS_Lambda_{}", function.runtime),
+    );
+    set("AWS_REGION", region.clone());
+    set("AWS_DEFAULT_REGION", region.clone());
+    set("AWS_ACCESS_KEY_ID", config.access_key_id.clone());
+    set("AWS_SECRET_ACCESS_KEY", config.secret_access_key.clone());
+    set("AWS_SESSION_TOKEN", String::new());
+    set("AWS_ENDPOINT_URL", config.endpoint_url.clone());
+    if let Launch::Python {
+        bootstrap,
+        extra_paths,
+        ..
+    } = launch
+    {
+        set("PYTHONUNBUFFERED", "1".to_string());
+        if let Some(dir) = bootstrap.parent() {
+            set("LAMBDA_RUNTIME_DIR", dir.display().to_string());
+        }
+        let extra = std::env::join_paths(extra_paths)
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        set("_RAYO_RUNTIME_PATH", extra);
+    }
+    // An empty session token is not a token; leave it out.
+    env.retain(|(k, v)| !(k == "AWS_SESSION_TOKEN" && v.is_empty()));
+    env
+}
+
+fn is_executable(path: &std::path::Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+fn exit_reason(status: Option<std::process::ExitStatus>) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match status {
+        Some(status) => match (status.code(), status.signal()) {
+            (Some(code), _) => format!("exit status {code}"),
+            (None, Some(9)) => "signal: killed".to_string(),
+            (None, Some(signal)) => format!("signal: {signal}"),
+            _ => "unknown".to_string(),
+        },
+        None => "unknown".to_string(),
+    }
+}
+
+fn exit_failure(reason: &str, error_type: &str) -> InitFailure {
+    let message = format!("Runtime exited with error: {reason}");
+    InitFailure {
+        error_type: error_type.to_string(),
+        payload: error_document(error_type, &message),
+        status: "error",
+    }
+}
+
+/// An error document as Lambda returns it for platform-detected failures.
+fn error_document(error_type: &str, message: &str) -> Bytes {
+    let body = serde_json::json!({ "errorType": error_type, "errorMessage": message });
+    Bytes::from(body.to_string())
+}
+
+fn error_type_of(body: &[u8]) -> Option<String> {
+    serde_json::from_slice::<serde_json::Value>(body)
+        .ok()?
+        .get("errorType")?
+        .as_str()
+        .map(str::to_string)
+}
+
+fn random_hex(n_bytes: usize) -> String {
+    let mut bytes = vec![0u8; n_bytes];
+    rand::rng().fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+fn start_error(error: std::io::Error) -> ExecutorError {
+    ExecutorError::Start(error.to_string())
+}

@@ -1,0 +1,123 @@
+//! The pool actor: per function version, the idle instances ready to serve
+//! and the number busy. Invocations run on their own tasks; the actor only
+//! hands out and takes back instances, so it never waits on a function.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+
+use crate::instance::{self, Instance};
+use crate::{ExecutorCommand, ExecutorConfig, ExecutorError};
+
+/// Instances of one function version.
+#[derive(Debug, Default)]
+struct Pool {
+    idle: Vec<Instance>,
+    busy: usize,
+    /// The newest revision seen; instances of older ones are not reused.
+    revision_id: String,
+}
+
+/// An invocation task's report back to the actor.
+#[derive(Debug)]
+struct Released {
+    key: String,
+    instance: Option<Instance>,
+}
+
+/// Runs the actor until shutdown completes.
+pub(crate) async fn run(
+    config: Arc<ExecutorConfig>,
+    mut commands: mpsc::Receiver<ExecutorCommand>,
+) {
+    let mut pools: HashMap<String, Pool> = HashMap::new();
+    let (released_sender, mut released) = mpsc::unbounded_channel::<Released>();
+    let mut reaper = tokio::time::interval(reap_interval(config.idle_timeout));
+    let mut shutdown: Option<oneshot::Sender<()>> = None;
+    loop {
+        tokio::select! {
+            command = commands.recv(), if shutdown.is_none() => match command {
+                Some(ExecutorCommand::Invoke { request, reply }) => {
+                    let key = pool_key(&request.function.name, &request.function.version);
+                    let pool = pools.entry(key.clone()).or_default();
+                    if pool.revision_id != request.function.revision_id {
+                        pool.revision_id = request.function.revision_id.clone();
+                        pool.idle.clear();
+                    }
+                    // The most recently used instance is the warmest.
+                    let idle = pool.idle.pop();
+                    pool.busy += 1;
+                    let config = config.clone();
+                    let released_sender = released_sender.clone();
+                    tokio::spawn(async move {
+                        let result = instance::run(&config, idle, &request).await;
+                        let (outcome, instance) = match result {
+                            Ok((outcome, instance)) => (Ok(outcome), instance),
+                            Err(error) => (Err(error), None),
+                        };
+                        let _ = reply.send(outcome);
+                        let _ = released_sender.send(Released { key, instance });
+                    });
+                }
+                Some(ExecutorCommand::FunctionDeleted { name }) => {
+                    let prefix = format!("{name}:");
+                    for (key, pool) in pools.iter_mut() {
+                        if key.starts_with(&prefix) {
+                            pool.idle.clear();
+                            pool.revision_id.clear();
+                        }
+                    }
+                }
+                Some(ExecutorCommand::Shutdown { reply }) => {
+                    for pool in pools.values_mut() {
+                        pool.idle.clear();
+                    }
+                    shutdown = Some(reply);
+                }
+                None => return,
+            },
+            Some(Released { key, instance }) = released.recv() => {
+                if let Some(pool) = pools.get_mut(&key) {
+                    pool.busy -= 1;
+                    if let Some(instance) = instance
+                        && instance.revision_id == pool.revision_id
+                        && shutdown.is_none()
+                    {
+                        pool.idle.push(instance);
+                    }
+                }
+            }
+            _ = reaper.tick() => {
+                let idle_timeout = config.idle_timeout;
+                for pool in pools.values_mut() {
+                    pool.idle.retain(|instance| instance.last_used.elapsed() < idle_timeout);
+                }
+                pools.retain(|_, pool| pool.busy > 0 || !pool.idle.is_empty() || !pool.revision_id.is_empty());
+            }
+        }
+        if shutdown.is_some() && pools.values().all(|pool| pool.busy == 0) {
+            pools.clear();
+            // Refuse whatever arrived while draining.
+            commands.close();
+            while let Ok(command) = commands.try_recv() {
+                if let ExecutorCommand::Invoke { reply, .. } = command {
+                    let _ = reply.send(Err(ExecutorError::ShuttingDown));
+                }
+            }
+            if let Some(reply) = shutdown.take() {
+                let _ = reply.send(());
+            }
+            return;
+        }
+    }
+}
+
+fn pool_key(name: &str, version: &str) -> String {
+    format!("{name}:{version}")
+}
+
+fn reap_interval(idle_timeout: Duration) -> Duration {
+    (idle_timeout / 4).clamp(Duration::from_millis(100), Duration::from_secs(5))
+}

@@ -1,0 +1,204 @@
+//! `rayo server`: the edge listener, the stores and the executor, wired.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use rand::RngCore;
+use rayo_api::{ApiState, CodeUrlSigner};
+use rayo_blobs::FsCodeStore;
+use rayo_core::Region;
+use rayo_core::store::{CodeStore, FunctionStore, LogStore};
+use rayo_executor::{Executor, ExecutorConfig};
+use rayo_invoker::Invoker;
+use rayo_runtimes::{PythonFallback, RuntimeCatalog};
+use rayo_state::SqliteState;
+use tokio::signal::unix::{SignalKind, signal};
+
+/// Options of `rayo server`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct ServerArgs {
+    /// Address and port of the edge listener; port 0 picks a free port. The
+    /// bound address is printed on stdout.
+    #[arg(long, env = "RAYO_LISTEN", default_value = "127.0.0.1:4566")]
+    listen: SocketAddr,
+
+    /// Directory for all state: the database, code packages, logs.
+    /// [default: $XDG_DATA_HOME/rayo, or ~/.local/share/rayo]
+    #[arg(long, env = "RAYO_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+
+    /// Region that ARNs and functions' AWS_REGION name.
+    #[arg(long, env = "RAYO_REGION", default_value = "us-east-1")]
+    region: String,
+
+    /// Twelve-digit account id that ARNs name.
+    #[arg(long, env = "RAYO_ACCOUNT_ID", default_value = "000000000000")]
+    account_id: String,
+
+    /// Seconds an idle instance stays warm before it is ended.
+    #[arg(long, env = "RAYO_IDLE_TIMEOUT", default_value_t = 300)]
+    idle_timeout: u64,
+
+    /// What to do when a function asks for a Python version this host lacks:
+    /// `refuse` (CreateFunction fails), `newest` (run it on the newest
+    /// installed Python) or a version such as `3.11`. A substitution is
+    /// written to the function's log at every cold start.
+    #[arg(long, env = "RAYO_PYTHON_FALLBACK", default_value = "refuse")]
+    python_fallback: PythonFallback,
+}
+
+pub(crate) async fn run(args: ServerArgs) -> anyhow::Result<ExitCode> {
+    init_tracing();
+    let data_dir = match args.data_dir {
+        Some(dir) => dir,
+        None => default_data_dir()?,
+    };
+    std::fs::create_dir_all(&data_dir)
+        .with_context(|| format!("creating the data directory {}", data_dir.display()))?;
+    let data_dir = data_dir
+        .canonicalize()
+        .with_context(|| format!("resolving {}", data_dir.display()))?;
+    if args.account_id.len() != 12 || !args.account_id.bytes().all(|b| b.is_ascii_digit()) {
+        bail!(
+            "--account-id must be twelve digits, got '{}'",
+            args.account_id
+        );
+    }
+    let region = Region {
+        name: args.region,
+        account_id: args.account_id,
+    };
+
+    let state = Arc::new(
+        SqliteState::open(&data_dir.join("rayo.db")).context("opening the state database")?,
+    );
+    let functions: Arc<dyn FunctionStore> = state.clone();
+    let logs: Arc<dyn LogStore> = state.clone();
+    let code: Arc<dyn CodeStore> =
+        Arc::new(FsCodeStore::open(data_dir.join("code")).context("opening the code store")?);
+    // Nothing is uploading yet, so packages no function refers to can go.
+    let referenced = functions.referenced_code()?;
+    let removed = code.remove_unreferenced(&referenced)?;
+    if removed > 0 {
+        tracing::info!(removed, "removed unreferenced code packages");
+    }
+
+    let catalog = Arc::new(
+        RuntimeCatalog::discover(&data_dir.join("runtime"), args.python_fallback)
+            .context("preparing the built-in runtimes")?,
+    );
+    for interpreter in catalog.interpreters() {
+        tracing::info!(%interpreter, boto3 = interpreter.has_boto3, "python runtime available");
+    }
+    if catalog.interpreters().next().is_none() {
+        tracing::warn!("no Python 3 interpreter found on PATH: python functions cannot run");
+    }
+    tracing::warn!(
+        "instances run as plain processes of this user: no namespaces, cgroups or seccomp isolate them yet"
+    );
+
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("binding {}", args.listen))?;
+    let bound = listener.local_addr()?;
+    let endpoint_host = if bound.ip().is_unspecified() {
+        SocketAddr::new([127, 0, 0, 1].into(), bound.port())
+    } else {
+        bound
+    };
+    let endpoint_url = format!("http://{endpoint_host}");
+
+    let instances_dir = data_dir.join("instances");
+    let _ = std::fs::remove_dir_all(&instances_dir);
+    std::fs::create_dir_all(&instances_dir)?;
+    let executor = Executor::start(ExecutorConfig {
+        region: region.clone(),
+        endpoint_url: endpoint_url.clone(),
+        access_key_id: "test".to_string(),
+        secret_access_key: "test".to_string(),
+        idle_timeout: Duration::from_secs(args.idle_timeout),
+        init_timeout: Duration::from_secs(10),
+        instances_dir,
+        catalog: catalog.clone(),
+        code_store: code.clone(),
+        log_store: logs.clone(),
+    });
+    let invoker = Invoker::new(functions.clone(), executor.clone(), region.clone());
+    let api_state = ApiState {
+        region,
+        functions,
+        code,
+        logs,
+        invoker,
+        catalog,
+        code_urls: CodeUrlSigner::new(server_key(&data_dir)?),
+    };
+    let app = rayo_api::router(api_state);
+
+    // Tests and scripts read this line to find the server.
+    println!("rayo listening on {endpoint_url}");
+    tracing::info!(data_dir = %data_dir.display(), "rayo server ready");
+
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("serving")?;
+    tracing::info!("in-flight requests finished; ending instances");
+    executor.shutdown().await;
+    tracing::info!("rayo server stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn shutdown_signal() {
+    let mut interrupt = signal(SignalKind::interrupt()).expect("installing a SIGINT handler");
+    let mut terminate = signal(SignalKind::terminate()).expect("installing a SIGTERM handler");
+    tokio::select! {
+        _ = interrupt.recv() => {}
+        _ = terminate.recv() => {}
+    }
+    tracing::info!("shutting down: no new connections; finishing in-flight invocations");
+}
+
+fn default_data_dir() -> anyhow::Result<PathBuf> {
+    if let Some(dir) = std::env::var_os("XDG_DATA_HOME").filter(|d| !d.is_empty()) {
+        return Ok(PathBuf::from(dir).join("rayo"));
+    }
+    let home = std::env::var_os("HOME")
+        .filter(|h| !h.is_empty())
+        .context("neither --data-dir, RAYO_DATA_DIR, XDG_DATA_HOME nor HOME is set")?;
+    Ok(PathBuf::from(home).join(".local/share/rayo"))
+}
+
+/// The secret that signs download links, created on first start.
+fn server_key(data_dir: &Path) -> anyhow::Result<Vec<u8>> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = data_dir.join("server.key");
+    match std::fs::read(&path) {
+        Ok(key) if key.len() >= 32 => return Ok(key),
+        Ok(_) | Err(_) => {}
+    }
+    let mut key = vec![0u8; 32];
+    rand::rng().fill_bytes(&mut key);
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    std::io::Write::write_all(&mut file, &key)?;
+    Ok(key)
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("RAYO_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}

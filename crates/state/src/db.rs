@@ -1,0 +1,236 @@
+//! Opening the database: connection settings, migrations and the shared
+//! connection behind [`SqliteState`].
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use rayo_core::store::StoreError;
+use rusqlite::{Connection, TransactionBehavior};
+use thiserror::Error;
+
+use crate::schema::{MIGRATIONS, SCHEMA_VERSION};
+
+/// How long a statement waits for another process's write lock.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Prepared statements kept per connection; the log queries build a few
+/// variants each, so SQLite's default of 16 is tight.
+const STATEMENT_CACHE_CAPACITY: usize = 64;
+
+/// rayo's state in one SQLite database: functions and logs.
+///
+/// One connection behind a mutex: every call is a short statement or
+/// transaction, so callers on async tasks hold the lock briefly.
+#[derive(Debug)]
+pub struct SqliteState {
+    connection: Mutex<Connection>,
+}
+
+/// Opening or migrating the database failed.
+#[derive(Debug, Error)]
+pub enum StateError {
+    /// The file could not be opened or created.
+    #[error("opening the database {} failed", path.display())]
+    Open {
+        /// The database file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// A connection setting (WAL, busy timeout, foreign keys) was refused.
+    #[error("configuring the database connection failed")]
+    Configure(#[source] rusqlite::Error),
+    /// The database was written by a newer rayo whose schema this one does not know.
+    #[error(
+        "the database schema is version {found}, newer than the version {supported} this rayo understands"
+    )]
+    SchemaTooNew {
+        /// The version in the file.
+        found: usize,
+        /// The newest version this build knows.
+        supported: usize,
+    },
+    /// Applying the schema migrations failed.
+    #[error("migrating the database schema failed")]
+    Migrate(#[source] rusqlite_migration::Error),
+}
+
+impl SqliteState {
+    /// Opens the database at `path`, creating the file if needed, and brings
+    /// its schema up to date. The parent directory must exist.
+    pub fn open(path: &Path) -> Result<SqliteState, StateError> {
+        let connection = Connection::open(path).map_err(|source| StateError::Open {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        SqliteState::from_connection(connection)
+    }
+
+    /// A private database in memory, for tests.
+    pub fn open_in_memory() -> Result<SqliteState, StateError> {
+        let connection = Connection::open_in_memory().map_err(|source| StateError::Open {
+            path: PathBuf::from(":memory:"),
+            source,
+        })?;
+        SqliteState::from_connection(connection)
+    }
+
+    fn from_connection(mut connection: Connection) -> Result<SqliteState, StateError> {
+        configure(&mut connection).map_err(StateError::Configure)?;
+        migrate(&mut connection)?;
+        Ok(SqliteState {
+            connection: Mutex::new(connection),
+        })
+    }
+
+    /// The connection, held until the guard drops.
+    pub(crate) fn connection(&self) -> MutexGuard<'_, Connection> {
+        // A panic while the lock was held cannot leave the connection
+        // half-written: an unfinished transaction rolls back when dropped.
+        self.connection
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Turns any backend error into the store's catch-all.
+pub(crate) fn backend(error: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(error.to_string())
+}
+
+/// A `usize` limit as SQLite's integer; larger than any table.
+pub(crate) fn sql_limit(limit: usize) -> i64 {
+    i64::try_from(limit).unwrap_or(i64::MAX)
+}
+
+fn configure(connection: &mut Connection) -> rusqlite::Result<()> {
+    // WAL lets readers in other processes (`sqlite3`, backups) work during
+    // writes. Synchronous NORMAL is durable against a crash of rayo and only
+    // loses the last commits on power loss, without an fsync per log batch.
+    // An in-memory database answers "memory" and stays so.
+    let _journal_mode: String =
+        connection.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))?;
+    connection.pragma_update(None, "synchronous", "NORMAL")?;
+    connection.pragma_update(None, "foreign_keys", true)?;
+    connection.busy_timeout(BUSY_TIMEOUT)?;
+    connection.set_prepared_statement_cache_capacity(STATEMENT_CACHE_CAPACITY);
+    // Transactions that read and then write must hold the write lock from
+    // the start: a deferred one fails with SQLITE_BUSY, without waiting, when
+    // another process wrote in between.
+    connection.set_transaction_behavior(TransactionBehavior::Immediate);
+    Ok(())
+}
+
+fn migrate(connection: &mut Connection) -> Result<(), StateError> {
+    let found: i64 = connection
+        .pragma_query_value(None, "user_version", |row| row.get(0))
+        .map_err(StateError::Configure)?;
+    let found = usize::try_from(found).unwrap_or(usize::MAX);
+    if found > SCHEMA_VERSION {
+        return Err(StateError::SchemaTooNew {
+            found,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    MIGRATIONS
+        .to_latest(connection)
+        .map_err(StateError::Migrate)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use rayo_core::logs::{LogEvent, LogQuery};
+    use rayo_core::store::{FunctionStore, LogStore};
+
+    use super::*;
+    use crate::functions::tests::record;
+
+    fn pragma(state: &SqliteState, name: &str) -> String {
+        state
+            .connection()
+            .pragma_query_value(None, name, |row| row.get::<_, rusqlite::types::Value>(0))
+            .map(|value| match value {
+                rusqlite::types::Value::Integer(i) => i.to_string(),
+                rusqlite::types::Value::Text(s) => s,
+                other => format!("{other:?}"),
+            })
+            .unwrap()
+    }
+
+    #[test]
+    fn file_database_settings() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = SqliteState::open(&dir.path().join("state.db")).unwrap();
+        assert_eq!(pragma(&state, "journal_mode"), "wal");
+        assert_eq!(pragma(&state, "foreign_keys"), "1");
+        assert_eq!(pragma(&state, "busy_timeout"), "5000");
+        assert_eq!(pragma(&state, "user_version"), SCHEMA_VERSION.to_string());
+    }
+
+    #[test]
+    fn reopening_keeps_data() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        let mut function = record("kept");
+        function.tags = BTreeMap::from([("team".to_string(), "a".to_string())]);
+        {
+            let state = SqliteState::open(&path).unwrap();
+            state.create_function(&function).unwrap();
+            let events = [LogEvent {
+                timestamp_ms: 1_000,
+                message: "hello".to_string(),
+            }];
+            state
+                .put_log_events("/aws/lambda/kept", "s1", &events)
+                .unwrap();
+            state
+                .put_retention_policy("/aws/lambda/kept", Some(7))
+                .unwrap();
+        }
+        let state = SqliteState::open(&path).unwrap();
+        assert_eq!(state.get_function("kept").unwrap(), Some(function));
+        let query = LogQuery {
+            limit: 10,
+            ..LogQuery::default()
+        };
+        let events = state.query_log_events("/aws/lambda/kept", &query).unwrap();
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].message, "hello");
+        let groups = state.describe_log_groups(None, None, 10).unwrap();
+        assert_eq!(groups[0].retention_days, Some(7));
+    }
+
+    #[test]
+    fn refuses_a_newer_schema() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        drop(SqliteState::open(&path).unwrap());
+        let connection = Connection::open(&path).unwrap();
+        connection
+            .pragma_update(
+                None,
+                "user_version",
+                i64::try_from(SCHEMA_VERSION).unwrap() + 1,
+            )
+            .unwrap();
+        drop(connection);
+        let error = SqliteState::open(&path).unwrap_err();
+        assert!(
+            matches!(error, StateError::SchemaTooNew { found, supported }
+                if found == SCHEMA_VERSION + 1 && supported == SCHEMA_VERSION),
+            "{error:?}"
+        );
+    }
+
+    #[test]
+    fn missing_directory_names_the_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("absent").join("state.db");
+        let error = SqliteState::open(&path).unwrap_err();
+        assert!(error.to_string().contains("absent"), "{error}");
+    }
+}

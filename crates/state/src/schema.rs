@@ -1,0 +1,98 @@
+//! The database schema, as an append-only list of migrations.
+//!
+//! The schema version is SQLite's `user_version`, kept by
+//! `rusqlite_migration`. Migrations are only ever appended: an edited one
+//! would leave existing databases with a schema no migration describes.
+
+use rusqlite_migration::{M, Migrations};
+
+/// The schema version this build writes: the number of migrations.
+pub const SCHEMA_VERSION: usize = MIGRATION_LIST.len();
+
+/// Every migration, oldest first.
+pub(crate) const MIGRATIONS: Migrations<'static> = Migrations::from_slice(MIGRATION_LIST);
+
+const MIGRATION_LIST: &[M<'static>] = &[M::up(V1_FUNCTIONS_AND_LOGS)];
+
+/// Version 1: functions with their `$LATEST` configuration, and logs.
+///
+/// A function's identity, tags and policy live in `functions`; each version's
+/// configuration lives in `function_versions` keyed by `(name, version)`, so
+/// published versions are more rows, not a new table. Scalar fields that
+/// queries use are columns; the rest of a configuration is a JSON document
+/// whose missing fields take defaults when read, so fields can be added
+/// without a migration and an older reader ignores the ones it does not know.
+///
+/// `log_events` uses AUTOINCREMENT so an event id is never reused after
+/// expiry or deletion: ids are pagination tokens. SQLite appends the rowid
+/// (`event_id`) to every index, so the indexes on `timestamp_ms` also serve
+/// the `(timestamp_ms, event_id)` order queries ask for.
+const V1_FUNCTIONS_AND_LOGS: &str = r#"
+CREATE TABLE functions (
+    name               TEXT PRIMARY KEY NOT NULL,
+    tags               TEXT NOT NULL CHECK (json_valid(tags)),
+    policy             TEXT NOT NULL CHECK (json_valid(policy)),
+    policy_revision_id TEXT NOT NULL,
+    created_ms         INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE function_versions (
+    function_name    TEXT NOT NULL REFERENCES functions (name) ON DELETE CASCADE,
+    version          TEXT NOT NULL,
+    revision_id      TEXT NOT NULL,
+    code_sha256      TEXT NOT NULL,
+    code_size        INTEGER NOT NULL,
+    last_modified_ms INTEGER NOT NULL,
+    config           TEXT NOT NULL CHECK (json_valid(config)),
+    PRIMARY KEY (function_name, version)
+) STRICT;
+
+CREATE INDEX function_versions_code ON function_versions (code_sha256);
+
+CREATE TABLE log_groups (
+    name           TEXT PRIMARY KEY NOT NULL,
+    created_ms     INTEGER NOT NULL,
+    retention_days INTEGER
+) STRICT;
+
+CREATE TABLE log_streams (
+    group_name        TEXT NOT NULL REFERENCES log_groups (name) ON DELETE CASCADE,
+    name              TEXT NOT NULL,
+    created_ms        INTEGER NOT NULL,
+    first_event_ms    INTEGER,
+    last_event_ms     INTEGER,
+    last_ingestion_ms INTEGER,
+    stored_bytes      INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (group_name, name)
+) STRICT;
+
+CREATE TABLE log_events (
+    event_id     INTEGER PRIMARY KEY AUTOINCREMENT,
+    group_name   TEXT NOT NULL,
+    stream_name  TEXT NOT NULL,
+    timestamp_ms INTEGER NOT NULL,
+    ingestion_ms INTEGER NOT NULL,
+    message      TEXT NOT NULL,
+    FOREIGN KEY (group_name, stream_name)
+        REFERENCES log_streams (group_name, name) ON DELETE CASCADE
+) STRICT;
+
+CREATE INDEX log_events_group_id ON log_events (group_name, event_id);
+CREATE INDEX log_events_stream_time ON log_events (group_name, stream_name, timestamp_ms);
+CREATE INDEX log_events_group_time ON log_events (group_name, timestamp_ms);
+"#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrations_are_valid() {
+        MIGRATIONS.validate().unwrap();
+    }
+
+    #[test]
+    fn schema_version_counts_migrations() {
+        assert_eq!(SCHEMA_VERSION, 1);
+    }
+}
