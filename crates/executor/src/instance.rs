@@ -295,11 +295,9 @@ impl Instance {
             tokio::select! {
                 result = result => match result {
                     Ok(RuntimeResult::Response(body)) => (body, None),
-                    Ok(RuntimeResult::Error { body }) => {
-                        status = Some("error");
-                        error_type = error_type_of(&body);
-                        (body, Some("Unhandled".to_string()))
-                    }
+                    // A function error reported by the runtime is not a
+                    // platform failure: Lambda's REPORT line has no status.
+                    Ok(RuntimeResult::Error { body }) => (body, Some("Unhandled".to_string())),
                     Ok(RuntimeResult::ResponseTooLarge { size }) => {
                         status = Some("error");
                         error_type = Some("Function.ResponseSizeTooLarge".to_string());

@@ -785,7 +785,9 @@ def _init(api):
     if error is None:
         return handler
 
-    logging.warning(_UNHANDLED_INIT_WARNING)
+    # Lambda's message ends in a carriage return; in text format that would
+    # only add an empty line to the event.
+    logging.warning(_UNHANDLED_INIT_WARNING + ("\r" if _JSON_LOGS else ""))
     _log_error(error)
     try:
         api.post_init_error(error)

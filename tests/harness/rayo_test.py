@@ -1,0 +1,218 @@
+"""Helpers for the end-to-end tests' Python snippets.
+
+The harness writes this file into each server's work directory; every
+snippet starts with ``from rayo_test import *``. The environment names the
+server (AWS_ENDPOINT_URL) and test credentials, so plain boto3 clients talk
+to rayo.
+"""
+
+import base64
+import hashlib
+import io
+import json
+import os
+import re
+import sys
+import time
+import urllib.request
+import uuid
+import zipfile
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+ENDPOINT = os.environ["AWS_ENDPOINT_URL"]
+REGION = "us-east-1"
+ACCOUNT = "000000000000"
+ROLE = "arn:aws:iam::000000000000:role/lambda-role"
+# A request id as Lambda writes it.
+UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+# Retries would hide errors; the read timeout is only a safety net.
+CONFIG = Config(retries={"total_max_attempts": 1}, connect_timeout=10, read_timeout=300)
+
+lam = boto3.client("lambda", config=CONFIG)
+cwl = boto3.client("logs", config=CONFIG)
+
+
+def unvalidated_lambda_client():
+    """A Lambda client that sends values botocore would refuse client-side
+    (MemorySize below the model's minimum), so the server's checks are tested."""
+    return boto3.client(
+        "lambda",
+        config=CONFIG.merge(Config(parameter_validation=False)),
+    )
+
+
+def function_arn(name):
+    return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"
+
+
+def make_zip(files):
+    """A deflated zip from {name: content}; content is str, bytes, or
+    (content, unix_mode)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, content in files.items():
+            mode = 0o644
+            if isinstance(content, tuple):
+                content, mode = content
+            if isinstance(content, str):
+                content = content.encode()
+            info = zipfile.ZipInfo(name, date_time=(2024, 1, 1, 0, 0, 0))
+            info.external_attr = (0o100000 | mode) << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, content)
+    return buffer.getvalue()
+
+
+def zip_directory(root):
+    """A zip of a directory tree, keeping modes (for vendored packages)."""
+    files = {}
+    for directory, _dirs, names in os.walk(root):
+        for name in names:
+            path = os.path.join(directory, name)
+            if "__pycache__" in path:
+                continue
+            with open(path, "rb") as f:
+                files[os.path.relpath(path, root)] = (f.read(), os.stat(path).st_mode & 0o777)
+    return make_zip(files)
+
+
+def create(name, files, handler="app.handler", runtime="python3.11", **kwargs):
+    """CreateFunction from {name: content} (or zip bytes); returns the answer."""
+    zip_bytes = files if isinstance(files, bytes) else make_zip(files)
+    return lam.create_function(
+        FunctionName=name,
+        Runtime=runtime,
+        Role=ROLE,
+        Handler=handler,
+        Code={"ZipFile": zip_bytes},
+        **kwargs,
+    )
+
+
+class Invocation:
+    """A synchronous invocation's outcome."""
+
+    def __init__(self, response):
+        self.response = response
+        self.status = response["StatusCode"]
+        self.error = response.get("FunctionError")
+        self.version = response.get("ExecutedVersion")
+        self.request_id = response["ResponseMetadata"].get("RequestId")
+        self.raw = response["Payload"].read()
+        self.payload = json.loads(self.raw) if self.raw else None
+        log = response.get("LogResult")
+        self.log = base64.b64decode(log).decode() if log is not None else None
+
+    def __repr__(self):
+        return (
+            f"Invocation(status={self.status}, error={self.error!r}, "
+            f"payload={self.raw[:2000]!r}, log={self.log!r})"
+        )
+
+    def ok(self):
+        """The payload of a successful invocation."""
+        assert self.status == 200 and self.error is None, self
+        return self.payload
+
+    def log_request_id(self):
+        """The request id of the START line in the log tail."""
+        match = re.search(r"^START RequestId: (\S+) Version: ", self.log or "", re.M)
+        assert match, f"no START line in the tail: {self.log!r}"
+        return match.group(1)
+
+
+def invoke(name, event=None, *, raw=None, tail=True, **kwargs):
+    """Invokes synchronously with the event as JSON (or raw bytes)."""
+    payload = raw if raw is not None else json.dumps(event if event is not None else {})
+    response = lam.invoke(
+        FunctionName=name,
+        Payload=payload,
+        LogType="Tail" if tail else "None",
+        **kwargs,
+    )
+    return Invocation(response)
+
+
+def client_error(call, *args, **kwargs):
+    """Calls and returns the ClientError raised; fails if the call succeeds."""
+    try:
+        result = call(*args, **kwargs)
+    except ClientError as error:
+        return error
+    raise AssertionError(f"expected an error from {call.__name__}, got {result!r}")
+
+
+def expect_error(code, status, call, *args, **kwargs):
+    """Calls, checks the exception name and HTTP status, returns the message."""
+    error = client_error(call, *args, **kwargs)
+    got = error.response["Error"].get("Code")
+    got_status = error.response["ResponseMetadata"]["HTTPStatusCode"]
+    message = error.response["Error"].get("Message", "")
+    assert (got, got_status) == (code, status), (
+        f"expected {code} ({status}), got {got} ({got_status}): {message}"
+    )
+    return message
+
+
+def poll(check, what, deadline_seconds=30):
+    """Calls check() until it returns something truthy. The deadline is a
+    safety net, not an expectation about speed."""
+    deadline = time.monotonic() + deadline_seconds
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"gave up waiting for {what}")
+        time.sleep(0.05)
+
+
+def log_events(name, **kwargs):
+    """Every event of the function's log group, through FilterLogEvents."""
+    events = []
+    paginator = cwl.get_paginator("filter_log_events")
+    try:
+        for page in paginator.paginate(logGroupName=f"/aws/lambda/{name}", **kwargs):
+            events.extend(page["events"])
+    except cwl.exceptions.ResourceNotFoundException:
+        return []
+    return events
+
+
+def log_messages(name, **kwargs):
+    return [event["message"] for event in log_events(name, **kwargs)]
+
+
+def wait_for_log(name, predicate, what):
+    """The function's log messages once one of them satisfies predicate."""
+
+    def check():
+        messages = log_messages(name)
+        return messages if any(predicate(m) for m in messages) else None
+
+    return poll(check, what)
+
+
+def server_healthy():
+    """The server answers its health check and the Lambda API."""
+    with urllib.request.urlopen(ENDPOINT + "/_rayo/health", timeout=30) as response:
+        assert response.status == 200 and response.read() == b"ok\n"
+    lam.list_functions()
+    return True
+
+
+def files_under(path):
+    """Every file and link below path, relative, as a sorted list."""
+    found = []
+    for directory, dirs, names in os.walk(path):
+        for name in names + [d for d in dirs if os.path.islink(os.path.join(directory, d))]:
+            found.append(os.path.relpath(os.path.join(directory, name), path))
+    return sorted(found)
+
+
+def emit(value):
+    """Prints a value for the Rust side (the last line is parsed as JSON)."""
+    print(json.dumps(value))
