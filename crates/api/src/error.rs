@@ -15,6 +15,8 @@ pub struct LambdaError {
     pub status: StatusCode,
     /// Human-readable message.
     pub message: String,
+    /// `Reason` of a `TooManyRequestsException`.
+    pub reason: Option<&'static str>,
 }
 
 impl LambdaError {
@@ -27,6 +29,7 @@ impl LambdaError {
             error_type,
             status,
             message: message.into(),
+            reason: None,
         }
     }
 
@@ -95,6 +98,18 @@ impl LambdaError {
         )
     }
 
+    /// 429 `TooManyRequestsException` with Lambda's `Reason`.
+    pub fn throttled(reason: &'static str) -> LambdaError {
+        LambdaError {
+            reason: Some(reason),
+            ..Self::new(
+                "TooManyRequestsException",
+                StatusCode::TOO_MANY_REQUESTS,
+                "Rate Exceeded.",
+            )
+        }
+    }
+
     /// 400 `PolicyLengthExceededException`.
     pub fn new_policy_too_long() -> LambdaError {
         Self::new(
@@ -140,7 +155,10 @@ impl IntoResponse for LambdaError {
             }
             _ => "message",
         };
-        let body = serde_json::json!({ "Type": "User", message_key: self.message });
+        let mut body = serde_json::json!({ "Type": "User", message_key: self.message });
+        if let Some(reason) = self.reason {
+            body["Reason"] = serde_json::json!(reason);
+        }
         let request_id = uuid::Uuid::new_v4().to_string();
         (
             self.status,

@@ -42,6 +42,8 @@ pub struct ApiState {
     pub catalog: Arc<RuntimeCatalog>,
     /// Signs `Code.Location` download links.
     pub code_urls: CodeUrlSigner,
+    /// Concurrent executions allowed across all functions.
+    pub account_concurrency: u32,
 }
 
 /// The edge router: every API on one listener.

@@ -117,6 +117,8 @@ pub struct FunctionRecord {
     pub policy: Vec<PolicyStatement>,
     /// Changes with every policy change; `GetPolicy` reports it.
     pub policy_revision_id: String,
+    /// Concurrent executions reserved for (and limiting) this function.
+    pub reserved_concurrency: Option<u32>,
 }
 
 /// Checks a memory size in MB.

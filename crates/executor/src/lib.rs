@@ -41,6 +41,8 @@ pub struct ExecutorConfig {
     pub idle_timeout: Duration,
     /// How long a runtime may take to initialize.
     pub init_timeout: Duration,
+    /// Concurrent executions allowed across all functions (the account limit).
+    pub account_concurrency: u32,
     /// Where per-instance scratch directories live.
     pub instances_dir: PathBuf,
     /// Runtimes this host offers.
@@ -68,6 +70,8 @@ pub struct InvocationRequest {
     pub cognito_identity: Option<String>,
     /// X-Ray trace header to hand the runtime.
     pub trace_id: Option<String>,
+    /// The function's reserved concurrency, if it has one.
+    pub reserved_concurrency: Option<u32>,
 }
 
 /// How an invocation ended.
@@ -116,6 +120,33 @@ pub enum ExecutorError {
     /// An instance could not be started.
     #[error("could not start an instance: {0}")]
     Start(String),
+    /// A concurrency limit is reached.
+    #[error("Rate Exceeded.")]
+    Throttled(ThrottleReason),
+}
+
+/// Which concurrency limit throttled an invocation, named as Lambda's
+/// `TooManyRequestsException.Reason` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ThrottleReason {
+    /// The account's unreserved concurrency is in use.
+    ConcurrentInvocationLimitExceeded,
+    /// The function's reserved concurrency is in use.
+    ReservedFunctionConcurrentInvocationLimitExceeded,
+}
+
+impl ThrottleReason {
+    /// The name Lambda uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ThrottleReason::ConcurrentInvocationLimitExceeded => {
+                "ConcurrentInvocationLimitExceeded"
+            }
+            ThrottleReason::ReservedFunctionConcurrentInvocationLimitExceeded => {
+                "ReservedFunctionConcurrentInvocationLimitExceeded"
+            }
+        }
+    }
 }
 
 /// The messages the pool actor understands; the contract between the invoker
@@ -128,6 +159,12 @@ pub enum ExecutorCommand {
         request: Box<InvocationRequest>,
         /// Where the outcome goes.
         reply: oneshot::Sender<Result<InvocationOutcome, ExecutorError>>,
+    },
+    /// The sum of all functions' reserved concurrency changed; the rest of
+    /// the account limit is shared by functions without a reservation.
+    ReservedConcurrencyChanged {
+        /// Concurrency reserved by all functions together.
+        total_reserved: u32,
     },
     /// A function was deleted: end its idle instances.
     FunctionDeleted {
@@ -170,6 +207,12 @@ impl Executor {
             .await
             .map_err(|_| ExecutorError::ShuttingDown)?;
         outcome.await.map_err(|_| ExecutorError::ShuttingDown)?
+    }
+
+    /// Tells the executor how much concurrency functions have reserved.
+    pub async fn set_total_reserved(&self, total_reserved: u32) {
+        let command = ExecutorCommand::ReservedConcurrencyChanged { total_reserved };
+        let _ = self.commands.send(command).await;
     }
 
     /// Tells the executor a function is gone.

@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::instance::{self, Instance};
-use crate::{ExecutorCommand, ExecutorConfig, ExecutorError};
+use crate::{ExecutorCommand, ExecutorConfig, ExecutorError, ThrottleReason};
 
 /// Instances of one function version.
 #[derive(Debug, Default)]
@@ -24,7 +24,63 @@ struct Pool {
 #[derive(Debug)]
 struct Released {
     key: String,
+    function_name: String,
+    reserved: bool,
     instance: Option<Instance>,
+}
+
+/// Concurrent executions in flight, against Lambda's two limits: a
+/// function's reservation, and the account's unreserved remainder.
+#[derive(Debug, Default)]
+struct Concurrency {
+    account_limit: u32,
+    total_reserved: u32,
+    unreserved_busy: u32,
+    busy_by_function: HashMap<String, u32>,
+}
+
+impl Concurrency {
+    /// Takes a slot, or says which limit is reached.
+    fn acquire(
+        &mut self,
+        function_name: &str,
+        reserved: Option<u32>,
+    ) -> Result<(), ThrottleReason> {
+        let busy = self
+            .busy_by_function
+            .entry(function_name.to_string())
+            .or_default();
+        match reserved {
+            Some(limit) if *busy >= limit => {
+                Err(ThrottleReason::ReservedFunctionConcurrentInvocationLimitExceeded)
+            }
+            Some(_) => {
+                *busy += 1;
+                Ok(())
+            }
+            None => {
+                let unreserved = self.account_limit.saturating_sub(self.total_reserved);
+                if self.unreserved_busy >= unreserved {
+                    return Err(ThrottleReason::ConcurrentInvocationLimitExceeded);
+                }
+                *busy += 1;
+                self.unreserved_busy += 1;
+                Ok(())
+            }
+        }
+    }
+
+    fn release(&mut self, function_name: &str, reserved: bool) {
+        if let Some(busy) = self.busy_by_function.get_mut(function_name) {
+            *busy = busy.saturating_sub(1);
+            if *busy == 0 {
+                self.busy_by_function.remove(function_name);
+            }
+        }
+        if !reserved {
+            self.unreserved_busy = self.unreserved_busy.saturating_sub(1);
+        }
+    }
 }
 
 /// Runs the actor until shutdown completes.
@@ -36,10 +92,20 @@ pub(crate) async fn run(
     let (released_sender, mut released) = mpsc::unbounded_channel::<Released>();
     let mut reaper = tokio::time::interval(reap_interval(config.idle_timeout));
     let mut shutdown: Option<oneshot::Sender<()>> = None;
+    let mut concurrency = Concurrency {
+        account_limit: config.account_concurrency,
+        ..Concurrency::default()
+    };
     loop {
         tokio::select! {
             command = commands.recv(), if shutdown.is_none() => match command {
                 Some(ExecutorCommand::Invoke { request, reply }) => {
+                    let function_name = request.function.name.clone();
+                    let reserved = request.reserved_concurrency.is_some();
+                    if let Err(reason) = concurrency.acquire(&function_name, request.reserved_concurrency) {
+                        let _ = reply.send(Err(ExecutorError::Throttled(reason)));
+                        continue;
+                    }
                     let key = pool_key(&request.function.name, &request.function.version);
                     let pool = pools.entry(key.clone()).or_default();
                     if pool.revision_id != request.function.revision_id {
@@ -58,8 +124,11 @@ pub(crate) async fn run(
                             Err(error) => (Err(error), None),
                         };
                         let _ = reply.send(outcome);
-                        let _ = released_sender.send(Released { key, instance });
+                        let _ = released_sender.send(Released { key, function_name, reserved, instance });
                     });
+                }
+                Some(ExecutorCommand::ReservedConcurrencyChanged { total_reserved }) => {
+                    concurrency.total_reserved = total_reserved;
                 }
                 Some(ExecutorCommand::FunctionDeleted { name }) => {
                     let prefix = format!("{name}:");
@@ -78,7 +147,8 @@ pub(crate) async fn run(
                 }
                 None => return,
             },
-            Some(Released { key, instance }) = released.recv() => {
+            Some(Released { key, function_name, reserved, instance }) = released.recv() => {
+                concurrency.release(&function_name, reserved);
                 if let Some(pool) = pools.get_mut(&key) {
                     pool.busy -= 1;
                     if let Some(instance) = instance
@@ -120,4 +190,38 @@ fn pool_key(name: &str, version: &str) -> String {
 
 fn reap_interval(idle_timeout: Duration) -> Duration {
     (idle_timeout / 4).clamp(Duration::from_millis(100), Duration::from_secs(5))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reserved_and_unreserved_limits() {
+        let mut c = Concurrency {
+            account_limit: 3,
+            total_reserved: 1,
+            ..Concurrency::default()
+        };
+        // One slot reserved for `r`; two shared by the rest.
+        assert_eq!(c.acquire("r", Some(1)), Ok(()));
+        assert_eq!(
+            c.acquire("r", Some(1)),
+            Err(ThrottleReason::ReservedFunctionConcurrentInvocationLimitExceeded)
+        );
+        assert_eq!(c.acquire("a", None), Ok(()));
+        assert_eq!(c.acquire("b", None), Ok(()));
+        assert_eq!(
+            c.acquire("a", None),
+            Err(ThrottleReason::ConcurrentInvocationLimitExceeded)
+        );
+        c.release("a", false);
+        assert_eq!(c.acquire("c", None), Ok(()));
+        c.release("r", true);
+        assert_eq!(c.acquire("r", Some(1)), Ok(()));
+        assert_eq!(
+            c.acquire("z", Some(0)),
+            Err(ThrottleReason::ReservedFunctionConcurrentInvocationLimitExceeded)
+        );
+    }
 }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use rayo_core::store::{FunctionStore, StoreError};
-use rayo_core::{FunctionConfig, FunctionRef, LATEST, Region};
+use rayo_core::{FunctionConfig, FunctionRecord, FunctionRef, LATEST, Region};
 use rayo_executor::{Executor, ExecutorError, InvocationOutcome, InvocationRequest};
 use thiserror::Error;
 
@@ -58,8 +58,11 @@ impl Invoker {
         }
     }
 
-    /// Finds the configuration an invocation of `function` runs.
-    pub fn resolve(&self, function: &FunctionRef) -> Result<FunctionConfig, InvokeError> {
+    /// Finds the function record and configuration an invocation of `function` runs.
+    pub fn resolve(
+        &self,
+        function: &FunctionRef,
+    ) -> Result<(FunctionRecord, FunctionConfig), InvokeError> {
         let not_found = || {
             let arn = match &function.qualifier {
                 Some(q) => self.region.qualified_function_arn(&function.name, q),
@@ -72,14 +75,17 @@ impl Invoker {
             .get_function(&function.name)?
             .ok_or_else(not_found)?;
         match function.qualifier.as_deref() {
-            None | Some(LATEST) => Ok(record.config),
+            None | Some(LATEST) => {
+                let config = record.config.clone();
+                Ok((record, config))
+            }
             Some(_) => Err(not_found()),
         }
     }
 
     /// Runs a synchronous invocation and waits for its outcome.
     pub async fn invoke(&self, request: InvokeRequest) -> Result<InvocationOutcome, InvokeError> {
-        let config = self.resolve(&request.function)?;
+        let (record, config) = self.resolve(&request.function)?;
         let invoked_function_arn = match &request.function.qualifier {
             Some(q) => self.region.qualified_function_arn(&config.name, q),
             None => self.region.function_arn(&config.name),
@@ -94,6 +100,7 @@ impl Invoker {
             client_context: request.client_context,
             cognito_identity: None,
             trace_id: None,
+            reserved_concurrency: record.reserved_concurrency,
         };
         Ok(self.executor.invoke(request).await?)
     }

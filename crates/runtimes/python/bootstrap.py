@@ -32,7 +32,9 @@ import time
 _API_VERSION = "/2018-06-01"
 _ERROR_TYPE_HEADER = "Lambda-Runtime-Function-Error-Type"
 _XRAY_CAUSE_HEADER = "Lambda-Runtime-Function-XRay-Error-Cause"
-_XRAY_CAUSE_MAX_BYTES = 1024 * 1024
+# Lambda sends the X-Ray error cause header when it is under 1 MiB; rayo keeps
+# it well under the header limits of common HTTP servers.
+_XRAY_CAUSE_MAX_BYTES = 64 * 1024
 
 
 
@@ -686,7 +688,7 @@ class _RuntimeApi(object):
             sys.exit(0)
         if status != 200:
             raise _ApiError("GET /runtime/invocation/next", status, body)
-        return headers, body
+        return {name.lower(): value for name, value in headers.items()}, body
 
     def post_response(self, request_id, body, content_type):
         _flush_streams()
@@ -716,7 +718,10 @@ class _RuntimeApi(object):
             "POST",
             _API_VERSION + "/runtime/init/error",
             _to_body(_to_json(error)),
-            {_ERROR_TYPE_HEADER: error["errorType"], "Content-Type": "application/json"},
+            {
+                _ERROR_TYPE_HEADER: error["errorType"].encode("utf-8"),
+                "Content-Type": "application/json",
+            },
         )
         if status != 202:
             raise _ApiError("POST /runtime/init/error", status, body)
@@ -801,28 +806,28 @@ def _init(api):
 def _invoke(api, handler, headers, body):
     global _request_id, _tenant_id
     get = headers.get
-    request_id = get("Lambda-Runtime-Aws-Request-Id")
-    tenant_id = get("Lambda-Runtime-Aws-Tenant-Id") or None
+    request_id = get("lambda-runtime-aws-request-id")
+    tenant_id = get("lambda-runtime-aws-tenant-id") or None
     _request_id = request_id
     _tenant_id = tenant_id
 
-    trace_id = get("Lambda-Runtime-Trace-Id")
+    trace_id = get("lambda-runtime-trace-id")
     if trace_id:
         os.environ["_X_AMZN_TRACE_ID"] = trace_id
     elif "_X_AMZN_TRACE_ID" in os.environ:
         del os.environ["_X_AMZN_TRACE_ID"]
 
     try:
-        deadline_ms = int(get("Lambda-Runtime-Deadline-Ms") or 0)
+        deadline_ms = int(get("lambda-runtime-deadline-ms") or 0)
     except ValueError:
         deadline_ms = 0
 
     try:
-        client_context = get("Lambda-Runtime-Client-Context")
+        client_context = get("lambda-runtime-client-context")
         client_context = (
             _parse_header_json(client_context, "Client Context") if client_context else None
         )
-        cognito_identity = get("Lambda-Runtime-Cognito-Identity")
+        cognito_identity = get("lambda-runtime-cognito-identity")
         cognito_identity = (
             _parse_header_json(cognito_identity, "Cognito Identity") if cognito_identity else None
         )
@@ -831,10 +836,10 @@ def _invoke(api, handler, headers, body):
             client_context,
             cognito_identity,
             deadline_ms,
-            get("Lambda-Runtime-Invoked-Function-Arn"),
+            get("lambda-runtime-invoked-function-arn"),
             tenant_id,
         )
-        event = _unmarshal_event(body, get("Content-Type"))
+        event = _unmarshal_event(body, get("content-type"))
         result = handler(event, context)
         payload, content_type = _marshal_response(result)
     except _Fault as fault:

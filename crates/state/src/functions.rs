@@ -20,8 +20,9 @@ impl FunctionStore for SqliteState {
         let transaction = connection.transaction().map_err(backend)?;
         let inserted = transaction
             .prepare_cached(
-                "INSERT INTO functions (name, tags, policy, policy_revision_id, created_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5)
+                "INSERT INTO functions
+                     (name, tags, policy, policy_revision_id, created_ms, reserved_concurrency)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
                  ON CONFLICT (name) DO NOTHING",
             )
             .and_then(|mut statement| {
@@ -32,6 +33,7 @@ impl FunctionStore for SqliteState {
                     row.policy,
                     row.policy_revision_id,
                     row.last_modified_ms,
+                    row.reserved_concurrency,
                 ])
             })
             .map_err(backend)?;
@@ -108,7 +110,8 @@ impl FunctionStore for SqliteState {
         }
         transaction
             .prepare_cached(
-                "UPDATE functions SET tags = ?2, policy = ?3, policy_revision_id = ?4
+                "UPDATE functions
+                 SET tags = ?2, policy = ?3, policy_revision_id = ?4, reserved_concurrency = ?5
                  WHERE name = ?1",
             )
             .and_then(|mut statement| {
@@ -116,7 +119,8 @@ impl FunctionStore for SqliteState {
                     row.name,
                     row.tags,
                     row.policy,
-                    row.policy_revision_id
+                    row.policy_revision_id,
+                    row.reserved_concurrency,
                 ])
             })
             .map_err(backend)?;
@@ -151,7 +155,8 @@ impl FunctionStore for SqliteState {
 
 /// The columns of a function record; `?1` is the version to read.
 const SELECT_RECORD: &str = "SELECT f.name, f.tags, f.policy, f.policy_revision_id,
-        v.version, v.revision_id, v.code_sha256, v.code_size, v.last_modified_ms, v.config
+        v.version, v.revision_id, v.code_sha256, v.code_size, v.last_modified_ms, v.config,
+        f.reserved_concurrency
     FROM functions f
     JOIN function_versions v ON v.function_name = f.name AND v.version = ?1";
 
@@ -195,6 +200,7 @@ struct FunctionRow<'a> {
     code_size: i64,
     last_modified_ms: i64,
     config: String,
+    reserved_concurrency: Option<u32>,
 }
 
 impl<'a> FunctionRow<'a> {
@@ -238,6 +244,7 @@ impl<'a> FunctionRow<'a> {
             code_size: i64::try_from(config.code.size).map_err(backend)?,
             last_modified_ms: unix_ms(config.last_modified),
             config: serde_json::to_string(&document).map_err(backend)?,
+            reserved_concurrency: record.reserved_concurrency,
         })
     }
 }
@@ -254,6 +261,7 @@ struct StoredFunction {
     code_size: i64,
     last_modified_ms: i64,
     config: String,
+    reserved_concurrency: Option<u32>,
 }
 
 impl StoredFunction {
@@ -270,6 +278,7 @@ impl StoredFunction {
             code_size: row.get(7)?,
             last_modified_ms: row.get(8)?,
             config: row.get(9)?,
+            reserved_concurrency: row.get(10)?,
         })
     }
 
@@ -320,6 +329,7 @@ impl StoredFunction {
                 .map(StatementDocument::into_statement)
                 .collect(),
             policy_revision_id: self.policy_revision_id,
+            reserved_concurrency: self.reserved_concurrency,
         })
     }
 }
@@ -434,6 +444,7 @@ pub(crate) mod tests {
             tags: BTreeMap::new(),
             policy: Vec::new(),
             policy_revision_id: format!("policy-rev-{name}-1"),
+            reserved_concurrency: None,
         }
     }
 
@@ -493,6 +504,7 @@ pub(crate) mod tests {
                 },
             ],
             policy_revision_id: "policy-rev".to_string(),
+            reserved_concurrency: Some(7),
         }
     }
 

@@ -12,7 +12,8 @@ pub const SCHEMA_VERSION: usize = MIGRATION_LIST.len();
 /// Every migration, oldest first.
 pub(crate) const MIGRATIONS: Migrations<'static> = Migrations::from_slice(MIGRATION_LIST);
 
-const MIGRATION_LIST: &[M<'static>] = &[M::up(V1_FUNCTIONS_AND_LOGS)];
+const MIGRATION_LIST: &[M<'static>] =
+    &[M::up(V1_FUNCTIONS_AND_LOGS), M::up(V2_RESERVED_CONCURRENCY)];
 
 /// Version 1: functions with their `$LATEST` configuration, and logs.
 ///
@@ -82,6 +83,11 @@ CREATE INDEX log_events_stream_time ON log_events (group_name, stream_name, time
 CREATE INDEX log_events_group_time ON log_events (group_name, timestamp_ms);
 "#;
 
+/// Version 2: a function's reserved concurrency (NULL when none is reserved).
+const V2_RESERVED_CONCURRENCY: &str = r#"
+ALTER TABLE functions ADD COLUMN reserved_concurrency INTEGER;
+"#;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -93,6 +99,6 @@ mod tests {
 
     #[test]
     fn schema_version_counts_migrations() {
-        assert_eq!(SCHEMA_VERSION, 1);
+        assert_eq!(SCHEMA_VERSION, 2);
     }
 }

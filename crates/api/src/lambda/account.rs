@@ -16,13 +16,14 @@ pub(crate) async fn get_account_settings(State(state): State<Arc<ApiState>>) -> 
         .list_functions(None, usize::MAX)
         .unwrap_or_default();
     let code_size: u64 = records.iter().map(|r| r.config.code.size).sum();
+    let reserved: u32 = records.iter().filter_map(|r| r.reserved_concurrency).sum();
     Json(json!({
         "AccountLimit": {
             "TotalCodeSize": 80_530_636_800u64,
             "CodeSizeUnzipped": limits::UNZIPPED_MAX_BYTES,
             "CodeSizeZipped": limits::ZIP_DIRECT_MAX_BYTES,
-            "ConcurrentExecutions": 1000,
-            "UnreservedConcurrentExecutions": 1000
+            "ConcurrentExecutions": state.account_concurrency,
+            "UnreservedConcurrentExecutions": state.account_concurrency.saturating_sub(reserved)
         },
         "AccountUsage": {
             "TotalCodeSize": code_size,

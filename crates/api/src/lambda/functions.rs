@@ -117,6 +117,7 @@ pub(crate) async fn create_function(
         tags,
         policy: Vec::new(),
         policy_revision_id: new_revision_id(),
+        reserved_concurrency: None,
     };
     match state.functions.create_function(&record) {
         Ok(()) => {}
@@ -194,6 +195,9 @@ pub(crate) async fn get_function(
                 .link(&base_url, &record.config.code.sha256_hex),
         },
         tags: (!record.tags.is_empty()).then_some(record.tags),
+        concurrency: record
+            .reserved_concurrency
+            .map(|n| json!({ "ReservedConcurrentExecutions": n })),
     };
     Ok(Json(out).into_response())
 }
@@ -310,11 +314,11 @@ pub(crate) async fn delete_function(
         ));
     }
     state.functions.delete_function(&record.config.name)?;
-    state
-        .invoker
-        .executor()
-        .function_deleted(&record.config.name)
-        .await;
+    let executor = state.invoker.executor();
+    executor.function_deleted(&record.config.name).await;
+    if record.reserved_concurrency.is_some() {
+        executor.set_total_reserved(total_reserved(&state)?).await;
+    }
     tracing::info!(function = %record.config.name, "function deleted");
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -372,6 +376,16 @@ pub(crate) fn save(
         )),
         Err(error) => Err(error.into()),
     }
+}
+
+/// Concurrency reserved by all functions together.
+pub(crate) fn total_reserved(state: &ApiState) -> Result<u32, LambdaError> {
+    Ok(state
+        .functions
+        .list_functions(None, usize::MAX)?
+        .iter()
+        .filter_map(|r| r.reserved_concurrency)
+        .sum())
 }
 
 /// A new revision id.

@@ -149,6 +149,9 @@ fn invoke_error(error: InvokeError) -> LambdaError {
         InvokeError::Executor(ExecutorError::RuntimeUnavailable(error)) => {
             LambdaError::invalid_parameter(error.to_string())
         }
+        InvokeError::Executor(ExecutorError::Throttled(reason)) => {
+            LambdaError::throttled(reason.as_str())
+        }
         InvokeError::Executor(error) => {
             tracing::error!(%error, "invocation failed");
             LambdaError::service(error.to_string())

@@ -1,6 +1,7 @@
 //! The Lambda API (2015-03-31 and its sibling dated paths), a file per resource.
 
 mod account;
+mod concurrency;
 mod functions;
 mod invoke;
 mod policy;
@@ -49,6 +50,15 @@ pub(crate) fn routes() -> Router<Arc<ApiState>> {
         .route(
             "/2015-03-31/functions/{function_name}/policy/{statement_id}",
             delete(policy::remove_permission),
+        )
+        .route(
+            "/2017-10-31/functions/{function_name}/concurrency",
+            put(concurrency::put_function_concurrency)
+                .delete(concurrency::delete_function_concurrency),
+        )
+        .route(
+            "/2019-09-30/functions/{function_name}/concurrency",
+            get(concurrency::get_function_concurrency),
         )
         .route(
             "/2017-03-31/tags/{resource}",

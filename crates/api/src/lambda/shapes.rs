@@ -120,6 +120,8 @@ pub(crate) struct GetFunctionOut {
     pub(crate) code: CodeLocationOut,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) tags: Option<BTreeMap<String, String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) concurrency: Option<Value>,
 }
 
 /// `Code` in GetFunction's answer.

@@ -43,6 +43,12 @@ pub(crate) struct ServerArgs {
     #[arg(long, env = "RAYO_IDLE_TIMEOUT", default_value_t = 300)]
     idle_timeout: u64,
 
+    /// Concurrent executions allowed across all functions (the account
+    /// concurrency limit). [default: one per 128 MB of the machine's memory,
+    /// at most 1000]
+    #[arg(long, env = "RAYO_CONCURRENCY_LIMIT")]
+    concurrency_limit: Option<u32>,
+
     /// What to do when a function asks for a Python version this host lacks:
     /// `refuse` (CreateFunction fails), `newest` (run it on the newest
     /// installed Python) or a version such as `3.11`. A substitution is
@@ -115,7 +121,11 @@ pub(crate) async fn run(args: ServerArgs) -> anyhow::Result<ExitCode> {
     let instances_dir = data_dir.join("instances");
     let _ = std::fs::remove_dir_all(&instances_dir);
     std::fs::create_dir_all(&instances_dir)?;
+    let account_concurrency = args
+        .concurrency_limit
+        .unwrap_or_else(default_concurrency_limit);
     let executor = Executor::start(ExecutorConfig {
+        account_concurrency,
         region: region.clone(),
         endpoint_url: endpoint_url.clone(),
         access_key_id: "test".to_string(),
@@ -127,6 +137,12 @@ pub(crate) async fn run(args: ServerArgs) -> anyhow::Result<ExitCode> {
         code_store: code.clone(),
         log_store: logs.clone(),
     });
+    let total_reserved: u32 = functions
+        .list_functions(None, usize::MAX)?
+        .iter()
+        .filter_map(|r| r.reserved_concurrency)
+        .sum();
+    executor.set_total_reserved(total_reserved).await;
     let invoker = Invoker::new(functions.clone(), executor.clone(), region.clone());
     let api_state = ApiState {
         region,
@@ -136,6 +152,7 @@ pub(crate) async fn run(args: ServerArgs) -> anyhow::Result<ExitCode> {
         invoker,
         catalog,
         code_urls: CodeUrlSigner::new(server_key(&data_dir)?),
+        account_concurrency,
     };
     let app = rayo_api::router(api_state);
 
@@ -161,6 +178,21 @@ async fn shutdown_signal() {
         _ = terminate.recv() => {}
     }
     tracing::info!("shutting down: no new connections; finishing in-flight invocations");
+}
+
+/// One concurrent execution per 128 MB (Lambda's smallest function) of the
+/// machine's memory, between 10 and Lambda's default account limit of 1,000.
+fn default_concurrency_limit() -> u32 {
+    let total_kib = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|meminfo| {
+            meminfo
+                .lines()
+                .find_map(|l| l.strip_prefix("MemTotal:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        })
+        .unwrap_or(4 * 1024 * 1024);
+    ((total_kib / (128 * 1024)) as u32).clamp(10, 1000)
 }
 
 fn default_data_dir() -> anyhow::Result<PathBuf> {
