@@ -163,6 +163,42 @@ impl RuntimeCatalog {
         self.support_dir.join(format!("python3.{minor}"))
     }
 
+    /// Installs boto3 for an interpreter that lacks it, as Lambda's Python
+    /// runtimes include it: `pip install --target` into rayo's support
+    /// directory, staged and renamed so that a failed install leaves nothing.
+    /// Returns false when nothing was needed.
+    pub fn provision_boto3(&self, interpreter: &PythonInterpreter) -> std::io::Result<bool> {
+        let target = self.support_site_packages(interpreter.minor);
+        if interpreter.has_boto3 || target.join("boto3").is_dir() {
+            return Ok(false);
+        }
+        let staging = target.with_extension("partial");
+        let _ = std::fs::remove_dir_all(&staging);
+        std::fs::create_dir_all(&staging)?;
+        let output = Command::new(&interpreter.executable)
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+            ])
+            .args(["--no-input", "--target"])
+            .arg(&staging)
+            .arg("boto3")
+            .output()?;
+        if !output.status.success() {
+            let _ = std::fs::remove_dir_all(&staging);
+            return Err(std::io::Error::other(format!(
+                "pip install boto3 failed: {}",
+                String::from_utf8_lossy(&output.stderr).trim()
+            )));
+        }
+        let _ = std::fs::remove_dir_all(&target);
+        std::fs::rename(&staging, &target)?;
+        Ok(true)
+    }
+
     /// How to start `runtime`, or why this host cannot.
     pub fn resolve(&self, runtime: Runtime) -> Result<Launch, RuntimeUnavailable> {
         match runtime {

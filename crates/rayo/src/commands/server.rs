@@ -100,6 +100,17 @@ pub(crate) async fn run(args: ServerArgs) -> anyhow::Result<ExitCode> {
     for interpreter in catalog.interpreters() {
         tracing::info!(%interpreter, boto3 = interpreter.has_boto3, "python runtime available");
     }
+    for interpreter in catalog.interpreters().filter(|i| !i.has_boto3).cloned() {
+        // Lambda's Python runtimes ship boto3; add it where the host's lacks it.
+        let catalog = catalog.clone();
+        tokio::task::spawn_blocking(move || match catalog.provision_boto3(&interpreter) {
+            Ok(true) => tracing::info!(%interpreter, "installed boto3 for python functions"),
+            Ok(false) => {}
+            Err(error) => {
+                tracing::warn!(%interpreter, %error, "boto3 is not available to python functions")
+            }
+        });
+    }
     if catalog.interpreters().next().is_none() {
         tracing::warn!("no Python 3 interpreter found on PATH: python functions cannot run");
     }
