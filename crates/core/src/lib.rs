@@ -8,6 +8,7 @@
 
 pub mod arn;
 pub mod function;
+pub mod invocation;
 pub mod limits;
 pub mod logs;
 pub mod runtime;

@@ -20,6 +20,10 @@ pub const EPHEMERAL_STORAGE_MAX_MB: u32 = 10_240;
 pub const ENVIRONMENT_MAX_BYTES: usize = 4 * 1024;
 /// Largest synchronous invocation payload (request or response), in bytes.
 pub const SYNC_PAYLOAD_MAX_BYTES: usize = 6 * 1024 * 1024;
+/// Largest asynchronous invocation payload (`InvocationType=Event`), in bytes.
+pub const ASYNC_PAYLOAD_MAX_BYTES: usize = 1024 * 1024;
+/// Largest payload of the deprecated InvokeAsync operation, in bytes.
+pub const INVOKE_ASYNC_PAYLOAD_MAX_BYTES: usize = 256 * 1024;
 /// Largest zipped deployment package uploaded directly, in bytes.
 pub const ZIP_DIRECT_MAX_BYTES: u64 = 50 * 1024 * 1024;
 /// Largest request body for CreateFunction and UpdateFunctionCode: the zip,

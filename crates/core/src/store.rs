@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use thiserror::Error;
 
 use crate::function::{CodeRef, FunctionRecord};
+use crate::invocation::AsyncInvocation;
 use crate::logs::{LogEvent, LogGroupInfo, LogQuery, LogStreamInfo, StoredLogEvent};
 
 /// A store operation that failed.
@@ -137,4 +138,32 @@ pub trait LogStore: Send + Sync + std::fmt::Debug {
     fn put_retention_policy(&self, group: &str, days: Option<u32>) -> Result<bool, StoreError>;
     /// Deletes a group and its streams; returns whether it existed.
     fn delete_log_group(&self, group: &str) -> Result<bool, StoreError>;
+}
+
+/// The durable queue of asynchronous invocations. An invocation is in the
+/// queue before its caller is answered, and leaves it only when it is done.
+pub trait InvocationQueue: Send + Sync + std::fmt::Debug {
+    /// Adds an invocation.
+    fn enqueue(&self, invocation: &AsyncInvocation) -> Result<(), StoreError>;
+    /// Takes up to `limit` invocations due at `now_ms` and leases them until
+    /// `lease_until_ms`; a leased invocation is not handed out again before then.
+    fn claim_due(
+        &self,
+        now_ms: i64,
+        lease_until_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<AsyncInvocation>, StoreError>;
+    /// Puts an invocation back, to run again at `next_attempt_ms`.
+    fn reschedule(
+        &self,
+        request_id: &str,
+        attempts: u32,
+        next_attempt_ms: i64,
+    ) -> Result<(), StoreError>;
+    /// Removes a finished invocation.
+    fn finish(&self, request_id: &str) -> Result<(), StoreError>;
+    /// Ends every lease, after a restart: nothing is running any more.
+    fn release_all_leases(&self) -> Result<usize, StoreError>;
+    /// When the earliest unleased invocation is due.
+    fn next_due_ms(&self) -> Result<Option<i64>, StoreError>;
 }

@@ -5,10 +5,16 @@
 
 #![forbid(unsafe_code)]
 
+mod dispatcher;
+
 use std::sync::Arc;
 
 use bytes::Bytes;
-use rayo_core::store::{FunctionStore, StoreError};
+use rayo_core::invocation::AsyncInvocation;
+use rayo_core::store::{FunctionStore, InvocationQueue, StoreError};
+use tokio::sync::Notify;
+
+pub use dispatcher::{AsyncDispatcher, AsyncOptions};
 use rayo_core::{FunctionConfig, FunctionRecord, FunctionRef, LATEST, Region};
 use rayo_executor::{Executor, ExecutorError, InvocationOutcome, InvocationRequest};
 use thiserror::Error;
@@ -46,16 +52,47 @@ pub struct Invoker {
     functions: Arc<dyn FunctionStore>,
     executor: Executor,
     region: Region,
+    queue: Arc<dyn InvocationQueue>,
+    queue_changed: Arc<Notify>,
 }
 
 impl Invoker {
-    /// An invoker over these functions and this executor.
-    pub fn new(functions: Arc<dyn FunctionStore>, executor: Executor, region: Region) -> Invoker {
+    /// An invoker over these functions, this executor and this durable queue.
+    pub fn new(
+        functions: Arc<dyn FunctionStore>,
+        executor: Executor,
+        region: Region,
+        queue: Arc<dyn InvocationQueue>,
+    ) -> Invoker {
         Invoker {
             functions,
             executor,
             region,
+            queue,
+            queue_changed: Arc::new(Notify::new()),
         }
+    }
+
+    /// Accepts an asynchronous invocation: it is in the durable queue when
+    /// this returns, and runs (at least once) after. Returns its request id.
+    pub fn invoke_async(&self, request: InvokeRequest) -> Result<String, InvokeError> {
+        let (record, _) = self.resolve(&request.function)?;
+        let request_id = request
+            .request_id
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        let now_ms = dispatcher::now_ms();
+        let invocation = AsyncInvocation {
+            request_id: request_id.clone(),
+            function_name: record.config.name,
+            qualifier: request.function.qualifier,
+            payload: request.payload.to_vec(),
+            enqueued_ms: now_ms,
+            attempts: 0,
+            next_attempt_ms: now_ms,
+        };
+        self.queue.enqueue(&invocation)?;
+        self.queue_changed.notify_one();
+        Ok(request_id)
     }
 
     /// Finds the function record and configuration an invocation of `function` runs.

@@ -13,8 +13,9 @@ report) is written with its inner newlines turned into carriage returns and
 one newline at the end, so that it stays one log event; rayo's capture turns
 the carriage returns back into newlines. ``print()`` output is left alone.
 
-Runs on Python 3.8 and later. Only light standard modules are imported up
-front; the rest are loaded on the paths that need them.
+Runs on Python 3.8 and later. Up front it imports only the standard modules
+that every invocation uses; the rest (traceback, re, decimal handling) are
+loaded on the paths that need them.
 """
 
 # The runtime's own modules are imported before the function's directory goes
@@ -35,7 +36,6 @@ _XRAY_CAUSE_HEADER = "Lambda-Runtime-Function-XRay-Error-Cause"
 # Lambda sends the X-Ray error cause header when it is under 1 MiB; rayo keeps
 # it well under the header limits of common HTTP servers.
 _XRAY_CAUSE_MAX_BYTES = 64 * 1024
-
 
 
 def _runtime_minor():

@@ -1,18 +1,50 @@
-//! How a function instance's process is started: its program, environment,
-//! working directory and log pipe, in its own process group so that ending
-//! the instance ends everything it started.
+//! How a function instance's process is started: either as a plain host
+//! process ([`command`], the `--insecure-no-sandbox` mode) or inside a
+//! sandbox ([`sandboxed_command`]): its own mount, PID, IPC and UTS
+//! namespaces, a read-only root built from bind mounts, a size-capped `/tmp`,
+//! a per-instance cgroup capping memory, CPU and process count, an
+//! unprivileged user without capabilities, and a seccomp filter.
 //!
-//! Instances currently run as plain host processes; the server says so at
-//! start-up. Namespaces, cgroups and seccomp belong here.
+//! # How a sandbox starts
+//!
+//! [`sandboxed_command`] creates the instance's cgroup and returns a command
+//! that runs the init program (by default `/proc/self/exe __sandbox-init`,
+//! that is rayo itself, whose `main` must call [`init_main`] for that
+//! subcommand before it starts any thread). The command's standard input is
+//! a pipe holding the instance's [`wire`] document, a JSON object, already
+//! written and closed; its stdout and stderr are the instance's log pipe.
+//! The init joins the cgroup, enters new namespaces, builds the mounts,
+//! drops privileges, installs the seccomp filter and executes the function's
+//! program with stdin on `/dev/null`. Any failure before that exec is
+//! written to the log as `rayo sandbox: <what failed>: <error>` and the init
+//! exits with status 126; it never runs the program unsandboxed.
+//!
+//! Three processes make up a running instance: the init on the host side
+//! (the spawned child, which exits the way the program exits, by the same
+//! signal if it was killed), PID 1 of the new PID namespace (which reaps
+//! orphans) and the program as PID 2.
 
-#![forbid(unsafe_code)]
+#![deny(unsafe_op_in_unsafe_fn)]
 
-use std::io::PipeWriter;
+mod cgroup;
+mod init;
+mod mounts;
+mod probe;
+mod seccomp;
+mod sys;
+pub mod wire;
+
+use std::ffi::OsString;
+use std::io::{PipeWriter, Write};
 use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-/// Everything needed to start one instance's process.
+pub use cgroup::{Cgroup, CgroupFlavor, CgroupLimits, CpuLimits};
+pub use init::init_main;
+pub use probe::{Feature, MissingFeature, SandboxSupport, probe};
+
+/// Everything needed to start one instance's process without a sandbox.
 #[derive(Debug, Clone)]
 pub struct ProcessSpec {
     /// The executable.
@@ -25,8 +57,8 @@ pub struct ProcessSpec {
     pub cwd: PathBuf,
 }
 
-/// Builds the command for `spec`, with stdout and stderr both writing to
-/// `log` and stdin closed, in a new process group.
+/// Builds the command for `spec`, unsandboxed, with stdout and stderr both
+/// writing to `log` and stdin closed, in a new process group.
 pub fn command(spec: &ProcessSpec, log: &PipeWriter) -> std::io::Result<Command> {
     let mut command = Command::new(&spec.program);
     command
@@ -39,4 +71,239 @@ pub fn command(spec: &ProcessSpec, log: &PipeWriter) -> std::io::Result<Command>
         .stderr(Stdio::from(log.try_clone()?))
         .process_group(0);
     Ok(command)
+}
+
+/// Server-wide sandbox settings, fixed when rayo starts.
+#[derive(Debug, Clone)]
+pub struct SandboxConfig {
+    /// The program that runs [`init_main`]; rayo itself by default.
+    pub init_program: PathBuf,
+    /// Its arguments, the hidden subcommand by default.
+    pub init_args: Vec<OsString>,
+    /// The cgroup under which instances' cgroups are made, relative to the
+    /// root of each hierarchy (v1) or of the unified tree (v2).
+    pub cgroup_parent: PathBuf,
+    /// Host system directories bound read-only at the same path in every
+    /// sandbox; those missing on the host are left out, symbolic links are
+    /// reproduced as links.
+    pub system_paths: Vec<PathBuf>,
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        SandboxConfig {
+            init_program: PathBuf::from("/proc/self/exe"),
+            init_args: vec![OsString::from("__sandbox-init")],
+            cgroup_parent: PathBuf::from("rayo"),
+            system_paths: ["/usr", "/bin", "/sbin", "/lib", "/lib64", "/etc"]
+                .into_iter()
+                .map(PathBuf::from)
+                .collect(),
+        }
+    }
+}
+
+/// Everything needed to start one instance inside its sandbox.
+#[derive(Debug, Clone)]
+pub struct SandboxSpec {
+    /// Names the instance's cgroup: ASCII letters, digits, `-` and `_`.
+    pub instance_id: String,
+    /// The executable, as a path inside the sandbox (for example
+    /// `/var/task/bootstrap`, or an interpreter under a runtime path).
+    pub program: PathBuf,
+    /// Its arguments.
+    pub args: Vec<String>,
+    /// The complete environment; nothing is inherited from rayo.
+    pub env: Vec<(String, String)>,
+    /// The host directory holding the function's code, read-only at `/var/task`.
+    pub task_root: PathBuf,
+    /// Host paths, files or directories, bound read-only at the same path:
+    /// the interpreter, a virtualenv, the runtime's bootstrap.
+    pub runtime_ro_paths: Vec<PathBuf>,
+    /// The host directory with the merged layers, read-only at `/opt`;
+    /// without one `/opt` is empty.
+    pub opt_dir: Option<PathBuf>,
+    /// The size of `/tmp` (Lambda's EphemeralStorage). Pages written there
+    /// are memory and count against `memory_mb` too.
+    pub tmp_size_mb: u32,
+    /// The memory limit (Lambda's MemorySize); swap is not allowed past it.
+    pub memory_mb: u32,
+    /// The most tasks (processes and threads) the instance may have.
+    pub pids_max: u32,
+    /// Whether CPU time is capped at Lambda's share for `memory_mb`
+    /// (1,769 MB is one vCPU); without it only the relative weight applies.
+    pub cpu_quota: bool,
+    /// The unprivileged user the program runs as; never 0.
+    pub uid: u32,
+    /// Its group; never 0.
+    pub gid: u32,
+    /// The host name inside the sandbox.
+    pub hostname: String,
+}
+
+/// Why a sandboxed command could not be prepared.
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    /// The spec asks for something the sandbox cannot do.
+    #[error("invalid sandbox spec: {0}")]
+    InvalidSpec(String),
+    /// The instance's cgroup could not be made.
+    #[error("creating cgroup {path}: {source}")]
+    Cgroup {
+        /// The cgroup directory or file.
+        path: PathBuf,
+        /// What failed.
+        source: std::io::Error,
+    },
+    /// Something else failed on the host side.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done.
+        what: &'static str,
+        /// What failed.
+        source: std::io::Error,
+    },
+}
+
+/// Creates the instance's cgroup and builds the command that starts the
+/// sandbox for `spec`, with stdout and stderr writing to `log`, in a new
+/// process group.
+///
+/// The command can be spawned once. Keep the [`Cgroup`] for as long as the
+/// instance lives: it reads peak memory and OOM kills, ends every process of
+/// the instance (the process group may not hold them all), and removes the
+/// cgroup when dropped.
+pub fn sandboxed_command(
+    support: &SandboxSupport,
+    spec: &SandboxSpec,
+    log: &PipeWriter,
+) -> Result<(Command, Cgroup), SandboxError> {
+    validate(spec)?;
+    let mounts = mounts::plan(&support.config().system_paths, spec)?;
+    let limits = CgroupLimits::for_instance(spec.memory_mb, spec.pids_max, spec.cpu_quota);
+    let cgroup = Cgroup::create(
+        support.cgroups(),
+        &support.config().cgroup_parent,
+        &spec.instance_id,
+        &limits,
+    )?;
+    let document = wire::InitSpec {
+        version: wire::VERSION,
+        parent_pid: std::process::id(),
+        cgroup_procs: cgroup.procs_files(),
+        hostname: spec.hostname.clone(),
+        uid: spec.uid,
+        gid: spec.gid,
+        program: spec.program.clone(),
+        args: spec.args.clone(),
+        env: spec.env.clone(),
+        cwd: PathBuf::from(mounts::TASK_ROOT),
+        mounts,
+    };
+    let json = serde_json::to_vec(&document).map_err(|error| SandboxError::Io {
+        what: "encoding the sandbox spec",
+        source: error.into(),
+    })?;
+    let spec_reader = spec_pipe(&json)?;
+
+    let config = support.config();
+    let mut command = Command::new(&config.init_program);
+    let io_error = |what| move |source| SandboxError::Io { what, source };
+    command
+        .args(&config.init_args)
+        .env_clear()
+        .current_dir("/")
+        .stdin(Stdio::from(spec_reader))
+        .stdout(Stdio::from(
+            log.try_clone().map_err(io_error("cloning the log pipe"))?,
+        ))
+        .stderr(Stdio::from(
+            log.try_clone().map_err(io_error("cloning the log pipe"))?,
+        ))
+        .process_group(0);
+    Ok((command, cgroup))
+}
+
+/// Checks what the init would otherwise only find out after the spawn.
+fn validate(spec: &SandboxSpec) -> Result<(), SandboxError> {
+    let invalid = |message: String| Err(SandboxError::InvalidSpec(message));
+    let id_ok = !spec.instance_id.is_empty()
+        && spec.instance_id.len() <= 128
+        && spec
+            .instance_id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if !id_ok {
+        return invalid(format!("instance id {:?}", spec.instance_id));
+    }
+    if spec.uid == 0 || spec.gid == 0 {
+        return invalid("the sandbox never runs a program as root (uid or gid 0)".to_string());
+    }
+    if !spec.program.is_absolute() {
+        return invalid(format!(
+            "program {} is not absolute",
+            spec.program.display()
+        ));
+    }
+    if spec.memory_mb == 0 || spec.tmp_size_mb == 0 || spec.pids_max == 0 {
+        return invalid("memory, /tmp size and pids limit must be positive".to_string());
+    }
+    let hostname_ok = !spec.hostname.is_empty()
+        && spec.hostname.len() <= 64
+        && spec.hostname.bytes().all(|b| b.is_ascii_graphic());
+    if !hostname_ok {
+        return invalid(format!("host name {:?}", spec.hostname));
+    }
+    if spec
+        .env
+        .iter()
+        .any(|(k, v)| k.is_empty() || k.contains(['=', '\0']) || v.contains('\0'))
+    {
+        return invalid("an environment variable name is empty or holds '=' or NUL".to_string());
+    }
+    if spec.args.iter().any(|a| a.contains('\0')) {
+        return invalid("an argument holds NUL".to_string());
+    }
+    is_dir(&spec.task_root)?;
+    if let Some(opt_dir) = &spec.opt_dir {
+        is_dir(opt_dir)?;
+    }
+    Ok(())
+}
+
+fn is_dir(path: &Path) -> Result<(), SandboxError> {
+    match std::fs::metadata(path) {
+        Ok(metadata) if metadata.is_dir() => Ok(()),
+        Ok(_) => Err(SandboxError::InvalidSpec(format!(
+            "{} is not a directory",
+            path.display()
+        ))),
+        Err(error) => Err(SandboxError::InvalidSpec(format!(
+            "{}: {error}",
+            path.display()
+        ))),
+    }
+}
+
+/// A pipe already holding `json` and closed for writing, so that the init
+/// reads the whole document and then end of file. The pipe is grown when
+/// the document does not fit its default size.
+fn spec_pipe(json: &[u8]) -> Result<std::io::PipeReader, SandboxError> {
+    let io_error = |what| move |source| SandboxError::Io { what, source };
+    let (reader, mut writer) = std::io::pipe().map_err(io_error("creating the spec pipe"))?;
+    if json.len() > 65_536 {
+        let size = i32::try_from(json.len()).map_err(|_| {
+            SandboxError::InvalidSpec(format!("the spec is too large ({} bytes)", json.len()))
+        })?;
+        nix::fcntl::fcntl(&writer, nix::fcntl::FcntlArg::F_SETPIPE_SZ(size)).map_err(|errno| {
+            SandboxError::Io {
+                what: "growing the spec pipe",
+                source: errno.into(),
+            }
+        })?;
+    }
+    writer
+        .write_all(json)
+        .map_err(io_error("writing the spec pipe"))?;
+    Ok(reader)
 }

@@ -2,13 +2,15 @@
 //! schema migrations that keep them readable across versions.
 //!
 //! [`SqliteState`] is the one type; it implements
-//! [`rayo_core::store::FunctionStore`] and [`rayo_core::store::LogStore`].
+//! [`rayo_core::store::FunctionStore`], [`rayo_core::store::LogStore`] and
+//! [`rayo_core::store::InvocationQueue`].
 //! All of rayo's SQL lives in this crate.
 
 #![forbid(unsafe_code)]
 
 mod db;
 mod functions;
+mod invocations;
 mod logs;
 mod schema;
 

@@ -12,8 +12,11 @@ pub const SCHEMA_VERSION: usize = MIGRATION_LIST.len();
 /// Every migration, oldest first.
 pub(crate) const MIGRATIONS: Migrations<'static> = Migrations::from_slice(MIGRATION_LIST);
 
-const MIGRATION_LIST: &[M<'static>] =
-    &[M::up(V1_FUNCTIONS_AND_LOGS), M::up(V2_RESERVED_CONCURRENCY)];
+const MIGRATION_LIST: &[M<'static>] = &[
+    M::up(V1_FUNCTIONS_AND_LOGS),
+    M::up(V2_RESERVED_CONCURRENCY),
+    M::up(V3_ASYNC_INVOCATIONS),
+];
 
 /// Version 1: functions with their `$LATEST` configuration, and logs.
 ///
@@ -88,6 +91,24 @@ const V2_RESERVED_CONCURRENCY: &str = r#"
 ALTER TABLE functions ADD COLUMN reserved_concurrency INTEGER;
 "#;
 
+/// Version 3: the durable queue of asynchronous invocations. A row is
+/// written before the caller gets its 202 and deleted when the invocation is
+/// done; `lease_until_ms` marks one being run.
+const V3_ASYNC_INVOCATIONS: &str = r#"
+CREATE TABLE async_invocations (
+    request_id      TEXT PRIMARY KEY NOT NULL,
+    function_name   TEXT NOT NULL,
+    qualifier       TEXT,
+    payload         BLOB NOT NULL,
+    enqueued_ms     INTEGER NOT NULL,
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_ms INTEGER NOT NULL,
+    lease_until_ms  INTEGER
+) STRICT;
+
+CREATE INDEX async_invocations_due ON async_invocations (next_attempt_ms);
+"#;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -99,6 +120,6 @@ mod tests {
 
     #[test]
     fn schema_version_counts_migrations() {
-        assert_eq!(SCHEMA_VERSION, 2);
+        assert_eq!(SCHEMA_VERSION, 3);
     }
 }

@@ -73,15 +73,26 @@ pub(crate) async fn invoke(
     if invocation_type == "DryRun" {
         return Ok(StatusCode::NO_CONTENT.into_response());
     }
-    if invocation_type == "Event" {
-        return Err(LambdaError::invalid_parameter(
-            "InvocationType Event is not supported by this server yet; use RequestResponse",
-        ));
-    }
     let mut function = FunctionRef::parse(&function_name)?;
     function.name = record.config.name;
     if function.qualifier.is_none() {
         function.qualifier = query.get("Qualifier").cloned();
+    }
+    if invocation_type == "Event" {
+        if payload.len() > limits::ASYNC_PAYLOAD_MAX_BYTES {
+            return Err(LambdaError::too_large(
+                limits::ASYNC_PAYLOAD_MAX_BYTES,
+                "InvokeFunction",
+            ));
+        }
+        let request = InvokeRequest {
+            function,
+            payload,
+            client_context: None,
+            request_id: None,
+        };
+        let request_id = state.invoker.invoke_async(request).map_err(invoke_error)?;
+        return Ok(accepted(&request_id, Bytes::new()));
     }
     let request = InvokeRequest {
         function,
@@ -109,6 +120,56 @@ pub(crate) async fn invoke(
         }
     }
     Ok(response)
+}
+
+/// `POST /2014-11-13/functions/{name}/invoke-async/`: the deprecated
+/// InvokeAsync, which queues the event like `InvocationType=Event`.
+pub(crate) async fn invoke_async(
+    State(state): State<Arc<ApiState>>,
+    Path(function_name): Path<String>,
+    body: Body,
+) -> Result<Response, LambdaError> {
+    let payload = match read_limited(body, limits::INVOKE_ASYNC_PAYLOAD_MAX_BYTES).await {
+        Ok(Some(payload)) => payload,
+        Ok(None) => {
+            return Err(LambdaError::too_large(
+                limits::INVOKE_ASYNC_PAYLOAD_MAX_BYTES,
+                "InvokeAsync",
+            ));
+        }
+        Err(error) => {
+            return Err(LambdaError::invalid_content(format!(
+                "Could not read the request body: {error}"
+            )));
+        }
+    };
+    if let Err(error) = serde_json::from_slice::<serde::de::IgnoredAny>(&payload) {
+        return Err(LambdaError::invalid_content(format!(
+            "Could not parse request body into json: {error}"
+        )));
+    }
+    let record = load_function(&state, &function_name, None)?;
+    let mut function = FunctionRef::parse(&function_name)?;
+    function.name = record.config.name;
+    let request = InvokeRequest {
+        function,
+        payload,
+        client_context: None,
+        request_id: None,
+    };
+    let request_id = state.invoker.invoke_async(request).map_err(invoke_error)?;
+    Ok(accepted(
+        &request_id,
+        Bytes::from_static(br#"{"Status":202}"#),
+    ))
+}
+
+fn accepted(request_id: &str, body: Bytes) -> Response {
+    let mut response = (StatusCode::ACCEPTED, body).into_response();
+    if let Ok(value) = HeaderValue::from_str(request_id) {
+        response.headers_mut().insert("x-amzn-requestid", value);
+    }
+    response
 }
 
 /// The last `max_bytes` of a log, cut at a character boundary.

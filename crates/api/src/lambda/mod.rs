@@ -44,6 +44,14 @@ pub(crate) fn routes() -> Router<Arc<ApiState>> {
             post(invoke::invoke),
         )
         .route(
+            "/2014-11-13/functions/{function_name}/invoke-async",
+            post(invoke::invoke_async),
+        )
+        .route(
+            "/2014-11-13/functions/{function_name}/invoke-async/",
+            post(invoke::invoke_async),
+        )
+        .route(
             "/2015-03-31/functions/{function_name}/policy",
             post(policy::add_permission).get(policy::get_policy),
         )

@@ -11,9 +11,10 @@ use rand::RngCore;
 use rayo_api::{ApiState, CodeUrlSigner};
 use rayo_blobs::FsCodeStore;
 use rayo_core::Region;
-use rayo_core::store::{CodeStore, FunctionStore, LogStore};
+use rayo_core::invocation::AsyncRetryPolicy;
+use rayo_core::store::{CodeStore, FunctionStore, InvocationQueue, LogStore};
 use rayo_executor::{Executor, ExecutorConfig};
-use rayo_invoker::Invoker;
+use rayo_invoker::{AsyncDispatcher, AsyncOptions, Invoker};
 use rayo_runtimes::{PythonFallback, RuntimeCatalog};
 use rayo_state::SqliteState;
 use tokio::signal::unix::{SignalKind, signal};
@@ -48,6 +49,11 @@ pub(crate) struct ServerArgs {
     /// at most 1000]
     #[arg(long, env = "RAYO_CONCURRENCY_LIMIT")]
     concurrency_limit: Option<u32>,
+
+    /// Seconds before the first retry of an asynchronous invocation whose
+    /// function failed; the second retry waits twice as long. Lambda waits 60.
+    #[arg(long, env = "RAYO_ASYNC_RETRY_DELAY", default_value_t = 60.0)]
+    async_retry_delay: f64,
 
     /// What to do when a function asks for a Python version this host lacks:
     /// `refuse` (CreateFunction fails), `newest` (run it on the newest
@@ -154,7 +160,19 @@ pub(crate) async fn run(args: ServerArgs) -> anyhow::Result<ExitCode> {
         .filter_map(|r| r.reserved_concurrency)
         .sum();
     executor.set_total_reserved(total_reserved).await;
-    let invoker = Invoker::new(functions.clone(), executor.clone(), region.clone());
+    let queue: Arc<dyn InvocationQueue> = state.clone();
+    let invoker = Invoker::new(functions.clone(), executor.clone(), region.clone(), queue);
+    let dispatcher = AsyncDispatcher::start(
+        invoker.clone(),
+        AsyncOptions {
+            policy: AsyncRetryPolicy {
+                function_error_base_delay: Duration::from_secs_f64(args.async_retry_delay.max(0.0)),
+                ..AsyncRetryPolicy::default()
+            },
+            max_in_flight: account_concurrency as usize,
+        },
+    )
+    .context("starting the asynchronous invocation dispatcher")?;
     let api_state = ApiState {
         region,
         functions,
@@ -175,7 +193,8 @@ pub(crate) async fn run(args: ServerArgs) -> anyhow::Result<ExitCode> {
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("serving")?;
-    tracing::info!("in-flight requests finished; ending instances");
+    tracing::info!("in-flight requests finished; finishing running asynchronous invocations");
+    dispatcher.shutdown().await;
     executor.shutdown().await;
     tracing::info!("rayo server stopped");
     Ok(ExitCode::SUCCESS)

@@ -1,0 +1,130 @@
+//! Cgroups version 1: the instance's cgroup is a directory of the same name
+//! in the memory, cpu and pids hierarchies.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use super::limits::keyed_value;
+use super::{CgroupLimits, CpuLimits, fs};
+
+/// One instance's directories in the three hierarchies.
+#[derive(Debug)]
+pub(crate) struct CgroupV1 {
+    memory: PathBuf,
+    cpu: PathBuf,
+    pids: PathBuf,
+    /// Each directory once (hierarchies may be mounted together), in the
+    /// order they were made.
+    created: Vec<PathBuf>,
+}
+
+impl CgroupV1 {
+    pub(crate) fn create(
+        memory: &Path,
+        cpu: &Path,
+        pids: &Path,
+        parent: &Path,
+        name: &str,
+    ) -> io::Result<CgroupV1> {
+        let dir = |mount: &Path| mount.join(parent).join(name);
+        let mut cgroup = CgroupV1 {
+            memory: dir(memory),
+            cpu: dir(cpu),
+            pids: dir(pids),
+            created: Vec::new(),
+        };
+        for path in [
+            cgroup.memory.clone(),
+            cgroup.cpu.clone(),
+            cgroup.pids.clone(),
+        ] {
+            if cgroup.created.contains(&path) {
+                continue;
+            }
+            if let Some(parent_dir) = path.parent() {
+                fs::create_parent(parent_dir).inspect_err(|_| cgroup.undo())?;
+            }
+            fs::create_own(&path).inspect_err(|_| cgroup.undo())?;
+            cgroup.created.push(path);
+        }
+        Ok(cgroup)
+    }
+
+    fn undo(&self) {
+        for dir in self.created.iter().rev() {
+            let _ = fs::remove_dir(dir);
+        }
+    }
+
+    pub(crate) fn set_limits(&self, limits: &CgroupLimits) -> io::Result<()> {
+        let memory = limits.memory_bytes.to_string();
+        fs::write(&self.memory, "memory.limit_in_bytes", &memory)?;
+        // Present only with swap accounting; memory plus swap then gets the
+        // same cap, so swap cannot extend it.
+        if self.memory.join("memory.memsw.limit_in_bytes").exists() {
+            fs::write(&self.memory, "memory.memsw.limit_in_bytes", &memory)?;
+        }
+        // Without swap accounting this at least keeps the group's pages out
+        // of swap; absent on some kernels.
+        let _ = fs::write(&self.memory, "memory.swappiness", "0");
+        fs::write(&self.pids, "pids.max", &limits.pids_max.to_string())?;
+        self.set_cpu(&limits.cpu)
+    }
+
+    pub(crate) fn set_cpu(&self, cpu: &CpuLimits) -> io::Result<()> {
+        fs::write(&self.cpu, "cpu.shares", &cpu.shares.to_string())?;
+        fs::write(&self.cpu, "cpu.cfs_period_us", &cpu.period_us.to_string())?;
+        let quota = cpu
+            .quota_us
+            .map_or("-1".to_string(), |quota| quota.to_string());
+        fs::write(&self.cpu, "cpu.cfs_quota_us", &quota)
+    }
+
+    pub(crate) fn swap_capped(&self) -> bool {
+        self.memory.join("memory.memsw.limit_in_bytes").exists()
+    }
+
+    pub(crate) fn procs_files(&self) -> Vec<PathBuf> {
+        self.created
+            .iter()
+            .map(|dir| dir.join("cgroup.procs"))
+            .collect()
+    }
+
+    pub(crate) fn pids(&self) -> io::Result<Vec<i32>> {
+        fs::pids(&self.memory)
+    }
+
+    pub(crate) fn peak_memory_bytes(&self) -> io::Result<u64> {
+        fs::read_u64(&self.memory, "memory.max_usage_in_bytes")
+    }
+
+    pub(crate) fn oom_killed(&self) -> bool {
+        let oom_control =
+            std::fs::read_to_string(self.memory.join("memory.oom_control")).unwrap_or_default();
+        match keyed_value(&oom_control, "oom_kill") {
+            Some(n_kills) => n_kills > 0,
+            // Kernels before 4.13 do not count kills; hitting the limit is
+            // the nearest sign left.
+            None => {
+                fs::read_u64(&self.memory, "memory.failcnt").is_ok_and(|n_failures| n_failures > 0)
+            }
+        }
+    }
+
+    pub(crate) fn kill_all(&self) -> io::Result<()> {
+        // Every process joined all hierarchies at once; any one lists them.
+        for dir in &self.created {
+            fs::kill_until_empty(dir)?;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn remove(&self) -> io::Result<()> {
+        let mut result = Ok(());
+        for dir in self.created.iter().rev() {
+            result = result.and(fs::remove_dir(dir));
+        }
+        result
+    }
+}
