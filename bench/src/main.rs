@@ -26,7 +26,8 @@ const THROUGHPUT_CLIENTS: usize = 4;
 const THROUGHPUT_INVOKES: usize = 4000;
 const COLD_INVOKES: usize = 15;
 
-const HANDLER: &str = "def lambda_handler(event, context):\n    return {\"hello\": event.get(\"name\", \"world\")}\n";
+const HANDLER: &str =
+    "def lambda_handler(event, context):\n    return {\"hello\": event.get(\"name\", \"world\")}\n";
 
 type HttpClient = Client<HttpConnector, Full<Bytes>>;
 
@@ -91,7 +92,10 @@ async fn run_benchmarks(url: &str, python: &Path, baseline: Duration) -> anyhow:
     cold.sort();
 
     let base_ms = ms(baseline);
-    println!("{:<44} {:>10} {:>10} {:>12}", "figure", "value", "baseline", "ratio");
+    println!(
+        "{:<44} {:>10} {:>10} {:>12}",
+        "figure", "value", "baseline", "ratio"
+    );
     println!(
         "{:<44} {:>7.2} ms {:>7.2} ms {:>12}",
         "python3 -c pass (median wall time)", base_ms, base_ms, "1.00"
@@ -105,10 +109,22 @@ async fn run_benchmarks(url: &str, python: &Path, baseline: Duration) -> anyhow:
             ms(value) / base_ms
         );
     };
-    row(&format!("warm invoke p50 (n={WARM_INVOKES})"), percentile(&warm, 50.0));
-    row(&format!("warm invoke p99 (n={WARM_INVOKES})"), percentile(&warm, 99.0));
-    row(&format!("cold invoke p50 (n={COLD_INVOKES})"), percentile(&cold, 50.0));
-    row(&format!("cold invoke p99 (n={COLD_INVOKES})"), percentile(&cold, 99.0));
+    row(
+        &format!("warm invoke p50 (n={WARM_INVOKES})"),
+        percentile(&warm, 50.0),
+    );
+    row(
+        &format!("warm invoke p99 (n={WARM_INVOKES})"),
+        percentile(&warm, 99.0),
+    );
+    row(
+        &format!("cold invoke p50 (n={COLD_INVOKES})"),
+        percentile(&cold, 50.0),
+    );
+    row(
+        &format!("cold invoke p99 (n={COLD_INVOKES})"),
+        percentile(&cold, 99.0),
+    );
     // Throughput against the baseline: how many `python3 -c pass` fit in a second.
     let baseline_rate = 1000.0 / base_ms;
     println!(
@@ -153,7 +169,10 @@ async fn create_function(
     runtime: &str,
 ) -> anyhow::Result<()> {
     let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    zip.start_file("lambda_function.py", zip::write::SimpleFileOptions::default())?;
+    zip.start_file(
+        "lambda_function.py",
+        zip::write::SimpleFileOptions::default(),
+    )?;
     zip.write_all(HANDLER.as_bytes())?;
     let zip = zip.finish()?.into_inner();
     let body = serde_json::json!({
@@ -163,33 +182,61 @@ async fn create_function(
         "Handler": "lambda_function.lambda_handler",
         "Code": { "ZipFile": base64::engine::general_purpose::STANDARD.encode(zip) },
     });
-    let (status, body) = send(client, Method::POST, &format!("{url}/2015-03-31/functions"), body.to_string()).await?;
+    let (status, body) = send(
+        client,
+        Method::POST,
+        &format!("{url}/2015-03-31/functions"),
+        body.to_string(),
+    )
+    .await?;
     if status != 201 {
-        bail!("CreateFunction failed: {status} {}", String::from_utf8_lossy(&body));
+        bail!(
+            "CreateFunction failed: {status} {}",
+            String::from_utf8_lossy(&body)
+        );
     }
     Ok(())
 }
 
-async fn update_environment(client: &HttpClient, url: &str, name: &str, i: usize) -> anyhow::Result<()> {
+async fn update_environment(
+    client: &HttpClient,
+    url: &str,
+    name: &str,
+    i: usize,
+) -> anyhow::Result<()> {
     let body = serde_json::json!({ "Environment": { "Variables": { "RUN": i.to_string() } } });
     let uri = format!("{url}/2015-03-31/functions/{name}/configuration");
     let (status, body) = send(client, Method::PUT, &uri, body.to_string()).await?;
     if status != 200 {
-        bail!("UpdateFunctionConfiguration failed: {status} {}", String::from_utf8_lossy(&body));
+        bail!(
+            "UpdateFunctionConfiguration failed: {status} {}",
+            String::from_utf8_lossy(&body)
+        );
     }
     Ok(())
 }
 
 async fn invoke(client: &HttpClient, url: &str, name: &str) -> anyhow::Result<()> {
     let uri = format!("{url}/2015-03-31/functions/{name}/invocations");
-    let (status, body) = send(client, Method::POST, &uri, r#"{"name":"bench"}"#.to_string()).await?;
+    let (status, body) = send(
+        client,
+        Method::POST,
+        &uri,
+        r#"{"name":"bench"}"#.to_string(),
+    )
+    .await?;
     if status != 200 || body.as_ref() != br#"{"hello": "bench"}"# {
         bail!("Invoke failed: {status} {}", String::from_utf8_lossy(&body));
     }
     Ok(())
 }
 
-async fn send(client: &HttpClient, method: Method, uri: &str, body: String) -> anyhow::Result<(u16, Bytes)> {
+async fn send(
+    client: &HttpClient,
+    method: Method,
+    uri: &str,
+    body: String,
+) -> anyhow::Result<(u16, Bytes)> {
     let request = Request::builder()
         .method(method)
         .uri(uri)

@@ -61,11 +61,3 @@ fn profile_dir() -> PathBuf {
     };
     dir.to_path_buf()
 }
-
-/// A name unique to this test process and call, for functions and files.
-pub fn unique_name(prefix: &str) -> String {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    static COUNTER: AtomicUsize = AtomicUsize::new(0);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    format!("{prefix}-{}-{n}", std::process::id())
-}

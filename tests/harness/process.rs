@@ -43,7 +43,11 @@ pub fn run_with_deadline(command: &mut Command, deadline: Duration, what: &str) 
 }
 
 /// Waits for a spawned child whose stdout and stderr are piped.
-pub(crate) fn wait_with_deadline(mut child: Child, deadline: Duration, what: &str) -> CommandOutput {
+pub(crate) fn wait_with_deadline(
+    mut child: Child,
+    deadline: Duration,
+    what: &str,
+) -> CommandOutput {
     let stdout = read_in_background(child.stdout.take());
     let stderr = read_in_background(child.stderr.take());
     let started = Instant::now();

@@ -66,8 +66,9 @@ def make_zip(files):
     return buffer.getvalue()
 
 
-def zip_directory(root):
-    """A zip of a directory tree, keeping modes (for vendored packages)."""
+def directory_files(root):
+    """{relative name: (content, mode)} for a directory tree, as make_zip
+    takes them (for vendoring installed packages into a function)."""
     files = {}
     for directory, _dirs, names in os.walk(root):
         for name in names:
@@ -76,7 +77,7 @@ def zip_directory(root):
                 continue
             with open(path, "rb") as f:
                 files[os.path.relpath(path, root)] = (f.read(), os.stat(path).st_mode & 0o777)
-    return make_zip(files)
+    return files
 
 
 def create(name, files, handler="app.handler", runtime="python3.11", **kwargs):
@@ -124,9 +125,16 @@ class Invocation:
         return match.group(1)
 
 
-def invoke(name, event=None, *, raw=None, tail=True, **kwargs):
-    """Invokes synchronously with the event as JSON (or raw bytes)."""
-    payload = raw if raw is not None else json.dumps(event if event is not None else {})
+_NO_EVENT = object()
+
+
+def invoke(name, event=_NO_EVENT, *, raw=None, tail=True, **kwargs):
+    """Invokes synchronously with the event as JSON (`{}` when not given),
+    or with raw bytes."""
+    if raw is not None:
+        payload = raw
+    else:
+        payload = json.dumps({} if event is _NO_EVENT else event)
     response = lam.invoke(
         FunctionName=name,
         Payload=payload,

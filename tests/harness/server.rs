@@ -2,7 +2,8 @@
 
 use std::cell::Cell;
 use std::fs::OpenOptions;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
@@ -58,7 +59,11 @@ impl Server {
     /// Starts a server with extra `rayo server` arguments, such as
     /// `["--python-fallback", "newest"]`.
     pub fn start_with(extra_args: &[&str]) -> Server {
-        let venv = Venv::get();
+        // The venv comes first: creating it may take a while, once.
+        Venv::get();
+        // Under target/ rather than /tmp: a failed test's directory is kept
+        // there for a look, and the package tests inflate hundreds of MB,
+        // too much for a small tmpfs.
         let scratch = target_dir().join("rayo-test-tmp");
         std::fs::create_dir_all(&scratch).expect("creating the tests' scratch directory");
         let root = tempfile::Builder::new()
@@ -150,7 +155,9 @@ impl Server {
     /// The snippet starts with `from rayo_test import *` (see `rayo_test.py`:
     /// `lam`, `cwl`, `create`, `invoke`, `expect_error`, ...), runs in
     /// [`Server::work_dir`], and has `AWS_ENDPOINT_URL` and test credentials
-    /// in its environment.
+    /// in its environment (and `RAYO_TEST_SERVER_DATA_DIR`, `RAYO_TEST_ROOT`).
+    /// It may be indented as written inside a Rust raw string; function
+    /// sources in triple-quoted strings are written at column 0.
     pub fn python(&self, script: &str) -> String {
         let (path, output) = self.run_python(script);
         assert!(
@@ -170,8 +177,9 @@ impl Server {
     pub fn python_json(&self, script: &str) -> serde_json::Value {
         let stdout = self.python(script);
         let last = stdout.lines().last().unwrap_or_default();
-        serde_json::from_str(last)
-            .unwrap_or_else(|error| panic!("the snippet's last line is not JSON ({error}):\n{stdout}"))
+        serde_json::from_str(last).unwrap_or_else(|error| {
+            panic!("the snippet's last line is not JSON ({error}):\n{stdout}")
+        })
     }
 
     /// Starts a snippet without waiting for it; [`PythonChild::wait`] collects it.
@@ -227,6 +235,79 @@ impl Server {
         run_with_deadline(&mut command, CLIENT_DEADLINE, "rayo")
     }
 
+    /// Calls a CloudWatch Logs API operation (JSON 1.1) over a plain HTTP/1.1
+    /// connection, without starting a client process; returns the status
+    /// and the JSON body.
+    pub fn logs_api(&self, operation: &str, input: &serde_json::Value) -> (u16, serde_json::Value) {
+        let address = self
+            .url
+            .strip_prefix("http://")
+            .expect("the server URL is http://HOST:PORT");
+        let body = input.to_string();
+        let request = format!(
+            "POST / HTTP/1.1\r\nHost: {address}\r\nX-Amz-Target: Logs_20140328.{operation}\r\n\
+             Content-Type: application/x-amz-json-1.1\r\nContent-Length: {}\r\n\
+             Connection: close\r\n\r\n{body}",
+            body.len()
+        );
+        let mut stream = TcpStream::connect(address).expect("connecting to the server");
+        stream
+            .set_read_timeout(Some(CLIENT_DEADLINE))
+            .expect("setting a read timeout");
+        stream
+            .write_all(request.as_bytes())
+            .expect("sending a request");
+        let mut response = Vec::new();
+        stream
+            .read_to_end(&mut response)
+            .expect("reading the response");
+        let response = String::from_utf8_lossy(&response);
+        let (head, body) = response
+            .split_once("\r\n\r\n")
+            .unwrap_or_else(|| panic!("a malformed HTTP response: {response:?}"));
+        assert!(
+            !head
+                .to_ascii_lowercase()
+                .contains("transfer-encoding: chunked"),
+            "a chunked response: {head}"
+        );
+        let status = head
+            .split(' ')
+            .nth(1)
+            .and_then(|code| code.parse().ok())
+            .unwrap_or_else(|| panic!("no status in {head:?}"));
+        let json = serde_json::from_str(body)
+            .unwrap_or_else(|error| panic!("a non-JSON body ({error}): {body:?}"));
+        (status, json)
+    }
+
+    /// Waits until the function's log group has a line containing `text`
+    /// (the deadline is a safety net).
+    pub fn wait_for_log_line(&self, function_name: &str, text: &str) {
+        let input = serde_json::json!({
+            "logGroupName": format!("/aws/lambda/{function_name}"),
+            "filterPattern": format!("\"{text}\""),
+        });
+        let started = Instant::now();
+        loop {
+            let (status, out) = self.logs_api("FilterLogEvents", &input);
+            let found = status == 200
+                && out["events"].as_array().is_some_and(|events| {
+                    events
+                        .iter()
+                        .any(|e| e["message"].as_str().is_some_and(|m| m.contains(text)))
+                });
+            if found {
+                return;
+            }
+            assert!(
+                started.elapsed() < CLIENT_DEADLINE,
+                "no log line with {text:?} in /aws/lambda/{function_name} (last answer {status}: {out})"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// Writes a file into the work directory and returns its path.
     pub fn write_file(&self, name: &str, content: &[u8]) -> PathBuf {
         let path = self.work_dir().join(name);
@@ -262,7 +343,12 @@ impl Server {
             .stdout(Stdio::piped())
             .stderr(stderr);
         remove_aws_env(&mut command);
-        for name in ["RAYO_LISTEN", "RAYO_DATA_DIR", "RAYO_PYTHON_FALLBACK", "RAYO_IDLE_TIMEOUT"] {
+        for name in [
+            "RAYO_LISTEN",
+            "RAYO_DATA_DIR",
+            "RAYO_PYTHON_FALLBACK",
+            "RAYO_IDLE_TIMEOUT",
+        ] {
             command.env_remove(name);
         }
         let mut child = command.spawn().expect("starting rayo server");
@@ -297,7 +383,7 @@ impl Server {
         let n = self.n_snippets.get() + 1;
         self.n_snippets.set(n);
         let path = self.work_dir().join(format!("snippet_{n}.py"));
-        let text = format!("from rayo_test import *\n{}\n", dedent(script));
+        let text = format!("from rayo_test import *\n{}\n", wrap_indented(script));
         std::fs::write(&path, text).expect("writing a Python snippet");
         path
     }
@@ -343,7 +429,10 @@ impl Drop for Server {
         if std::thread::panicking() {
             // Kept for a look at the data directory after a failure.
             self.root.disable_cleanup(true);
-            eprintln!("--- the test's directory is kept: {} ---", self.root.path().display());
+            eprintln!(
+                "--- the test's directory is kept: {} ---",
+                self.root.path().display()
+            );
             let text = self.stderr_text();
             let tail: Vec<&str> = text.lines().rev().take(200).collect();
             eprintln!("--- rayo server stderr (last {} lines) ---", tail.len());
@@ -394,9 +483,8 @@ fn cli_result(output: CommandOutput) -> Result<serde_json::Value, AwsCliError> {
     if output.stdout.trim().is_empty() {
         return Ok(serde_json::Value::Null);
     }
-    Ok(serde_json::from_str(&output.stdout).unwrap_or_else(|error| {
-        panic!("aws printed invalid JSON ({error}):\n{}", output.stdout)
-    }))
+    Ok(serde_json::from_str(&output.stdout)
+        .unwrap_or_else(|error| panic!("aws printed invalid JSON ({error}):\n{}", output.stdout)))
 }
 
 /// `PATH` with the venv's `bin/` first, so that the server finds the venv's
@@ -418,19 +506,21 @@ fn remove_aws_env(command: &mut Command) {
     }
 }
 
-/// Removes the common leading indentation of a snippet written inline in Rust.
-fn dedent(script: &str) -> String {
-    let indent = script
+/// Makes a snippet written indented inside Rust runnable: an indented
+/// snippet becomes the body of `if True:`, so that Python checks its
+/// statements' indentation relative to each other while the bodies of
+/// triple-quoted strings (function sources written at column 0) stay as
+/// they are.
+fn wrap_indented(script: &str) -> String {
+    let indented = script
         .lines()
-        .filter(|line| !line.trim().is_empty())
-        .map(|line| line.len() - line.trim_start().len())
-        .min()
-        .unwrap_or(0);
-    script
-        .lines()
-        .map(|line| if line.len() >= indent { &line[indent..] } else { line.trim_start() })
-        .collect::<Vec<_>>()
-        .join("\n")
+        .find(|line| !line.trim().is_empty())
+        .is_some_and(|line| line.starts_with([' ', '\t']));
+    if indented {
+        format!("if True:\n{script}")
+    } else {
+        script.to_string()
+    }
 }
 
 fn make_writable(dir: &Path) {

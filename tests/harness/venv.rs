@@ -121,7 +121,10 @@ fn ensure_venv(dir: &Path) {
     let _lock = lock(&parent.join("rayo-test-venv.lock"));
     let wanted = hex::encode(Sha256::digest(REQUIREMENTS.as_bytes()));
     let stamp = dir.join(STAMP_FILE);
-    if std::fs::read_to_string(&stamp).is_ok_and(|current| current.trim() == wanted) {
+    // `exists` follows the interpreter's symlink, so a venv whose base
+    // Python went away is rebuilt too.
+    let current = std::fs::read_to_string(&stamp).is_ok_and(|stamp| stamp.trim() == wanted);
+    if current && dir.join("bin/python").exists() {
         return;
     }
     eprintln!(
@@ -165,7 +168,8 @@ fn ensure_venv(dir: &Path) {
 
 /// Takes an exclusive lock on `path`, blocking; released when dropped.
 fn lock(path: &Path) -> File {
-    let file = File::create(path).unwrap_or_else(|error| panic!("opening {}: {error}", path.display()));
+    let file =
+        File::create(path).unwrap_or_else(|error| panic!("opening {}: {error}", path.display()));
     file.lock()
         .unwrap_or_else(|error| panic!("locking {}: {error}", path.display()));
     file

@@ -106,7 +106,12 @@ pub(crate) async fn run(args: ServerArgs) -> anyhow::Result<ExitCode> {
     for interpreter in catalog.interpreters() {
         tracing::info!(%interpreter, boto3 = interpreter.has_boto3, "python runtime available");
     }
-    for interpreter in catalog.interpreters().filter(|i| !i.has_boto3).cloned() {
+    let without_boto3: Vec<_> = catalog
+        .interpreters()
+        .filter(|i| !i.has_boto3)
+        .cloned()
+        .collect();
+    for interpreter in without_boto3 {
         // Lambda's Python runtimes ship boto3; add it where the host's lacks it.
         let catalog = catalog.clone();
         tokio::task::spawn_blocking(move || match catalog.provision_boto3(&interpreter) {
