@@ -119,6 +119,23 @@ pub struct FunctionRecord {
     pub policy_revision_id: String,
     /// Concurrent executions reserved for (and limiting) this function.
     pub reserved_concurrency: Option<u32>,
+    /// How asynchronous invocations are retried and where their results go.
+    pub event_invoke_config: Option<EventInvokeConfig>,
+}
+
+/// A function's asynchronous invocation settings (PutFunctionEventInvokeConfig).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventInvokeConfig {
+    /// Retries after a function error, 0–2; Lambda's default (2) when unset.
+    pub maximum_retry_attempts: Option<u32>,
+    /// Maximum age of an event in seconds, 60–21600; six hours when unset.
+    pub maximum_event_age_seconds: Option<u32>,
+    /// Where records of successful invocations go (an ARN).
+    pub on_success: Option<String>,
+    /// Where records of failed invocations go (an ARN).
+    pub on_failure: Option<String>,
+    /// When the settings last changed, in milliseconds since the epoch.
+    pub last_modified_ms: i64,
 }
 
 /// Checks a memory size in MB.

@@ -17,6 +17,7 @@ pub mod validation;
 
 pub use arn::{FunctionRef, Region};
 pub use function::{
-    Architecture, CodeRef, FunctionConfig, FunctionRecord, LATEST, PolicyStatement,
+    Architecture, CodeRef, EventInvokeConfig, FunctionConfig, FunctionRecord, LATEST,
+    PolicyStatement,
 };
 pub use runtime::Runtime;

@@ -8,9 +8,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use rayo_core::FunctionRef;
 use rayo_core::invocation::{AsyncInvocation, AsyncNext, AsyncRetryPolicy};
-use rayo_executor::ExecutorError;
+use rayo_core::{EventInvokeConfig, FunctionRef, LATEST};
+use rayo_executor::{ExecutorError, InvocationOutcome};
+use serde_json::{Value, json};
 use time::OffsetDateTime;
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
@@ -120,46 +121,221 @@ async fn run(invoker: Invoker, options: AsyncOptions, mut stopped: watch::Receiv
 }
 
 /// Runs one attempt and records what happens next.
-async fn attempt(invoker: &Invoker, policy: &AsyncRetryPolicy, invocation: AsyncInvocation) {
+async fn attempt(invoker: &Invoker, base_policy: &AsyncRetryPolicy, invocation: AsyncInvocation) {
+    let function = FunctionRef {
+        name: invocation.function_name.clone(),
+        qualifier: invocation.qualifier.clone(),
+    };
+    let settings = match invoker.resolve(&function) {
+        Ok((record, _)) => record.event_invoke_config,
+        Err(_) => {
+            tracing::warn!(request_id = %invocation.request_id, function = %invocation.function_name,
+                "dropping an asynchronous invocation: its function is gone");
+            record(invoker, &invocation, invocation.attempts, AsyncNext::Finish);
+            return;
+        }
+    };
+    let policy = policy_for(base_policy, settings.as_ref());
+    let destinations = Destinations::from(settings.as_ref());
+    let now = now_ms;
+    if now() > invocation.enqueued_ms + policy.maximum_event_age.as_millis() as i64 {
+        destinations
+            .failure(invoker, &invocation, "EventAgeExceeded", None)
+            .await;
+        record(invoker, &invocation, invocation.attempts, AsyncNext::Finish);
+        return;
+    }
     let request = InvokeRequest {
-        function: FunctionRef {
-            name: invocation.function_name.clone(),
-            qualifier: invocation.qualifier.clone(),
-        },
+        function,
         payload: Bytes::from(invocation.payload.clone()),
         client_context: None,
         request_id: Some(invocation.request_id.clone()),
     };
-    let now = || now_ms();
-    let next = match invoker.invoke(request).await {
-        Ok(outcome) if outcome.function_error.is_none() => AsyncNext::Finish,
-        Ok(_) => {
+    let (attempts, next) = match invoker.invoke(request).await {
+        Ok(outcome) if outcome.function_error.is_none() => {
+            destinations.success(invoker, &invocation, &outcome).await;
+            (invocation.attempts + 1, AsyncNext::Finish)
+        }
+        Ok(outcome) => {
             let attempts = invocation.attempts + 1;
             let next = policy.after_function_error(&invocation, attempts, now());
-            record(invoker, &invocation, attempts, next);
-            return;
+            if next == AsyncNext::Finish {
+                let condition = if attempts > policy.maximum_retry_attempts {
+                    "RetriesExhausted"
+                } else {
+                    "EventAgeExceeded"
+                };
+                let failed = AsyncInvocation {
+                    attempts,
+                    ..invocation.clone()
+                };
+                destinations
+                    .failure(invoker, &failed, condition, Some(&outcome))
+                    .await;
+            }
+            (attempts, next)
         }
         Err(InvokeError::FunctionNotFound(arn)) => {
             tracing::warn!(request_id = %invocation.request_id, %arn, "dropping an asynchronous invocation: its function is gone");
-            AsyncNext::Finish
+            (invocation.attempts, AsyncNext::Finish)
         }
-        Err(InvokeError::Executor(ExecutorError::Throttled(_) | ExecutorError::Start(_))) => {
+        Err(InvokeError::Executor(ExecutorError::ShuttingDown)) => {
+            // Runs again after the restart.
+            (invocation.attempts, AsyncNext::RetryAt(now()))
+        }
+        Err(error) => {
+            if !matches!(error, InvokeError::Executor(ExecutorError::Throttled(_))) {
+                tracing::warn!(request_id = %invocation.request_id, %error, "asynchronous invocation could not run; backing off");
+            }
             // Throttles do not count as attempts; the backoff grows with
             // the time the event has waited.
             let waited = (now() - invocation.enqueued_ms).max(0) / 1000;
             let throttles = (waited.max(1) as f64).log2() as u32;
-            policy.after_throttle(&invocation, throttles, now())
-        }
-        Err(InvokeError::Executor(ExecutorError::ShuttingDown)) => {
-            // Runs again after the restart.
-            AsyncNext::RetryAt(now())
-        }
-        Err(error) => {
-            tracing::error!(request_id = %invocation.request_id, %error, "asynchronous invocation failed");
-            policy.after_throttle(&invocation, 4, now())
+            let next = policy.after_throttle(&invocation, throttles, now());
+            if next == AsyncNext::Finish {
+                destinations
+                    .failure(invoker, &invocation, "EventAgeExceeded", None)
+                    .await;
+            }
+            (invocation.attempts, next)
         }
     };
-    record(invoker, &invocation, invocation.attempts, next);
+    record(invoker, &invocation, attempts, next);
+}
+
+/// The function's own retry settings over the defaults.
+fn policy_for(base: &AsyncRetryPolicy, settings: Option<&EventInvokeConfig>) -> AsyncRetryPolicy {
+    let mut policy = *base;
+    if let Some(settings) = settings {
+        if let Some(retries) = settings.maximum_retry_attempts {
+            policy.maximum_retry_attempts = retries;
+        }
+        if let Some(age) = settings.maximum_event_age_seconds {
+            policy.maximum_event_age = Duration::from_secs(u64::from(age));
+        }
+    }
+    policy
+}
+
+/// Where invocation records go.
+#[derive(Debug, Default)]
+struct Destinations {
+    on_success: Option<String>,
+    on_failure: Option<String>,
+}
+
+impl Destinations {
+    fn from(settings: Option<&EventInvokeConfig>) -> Destinations {
+        settings
+            .map(|s| Destinations {
+                on_success: s.on_success.clone(),
+                on_failure: s.on_failure.clone(),
+            })
+            .unwrap_or_default()
+    }
+
+    async fn success(
+        &self,
+        invoker: &Invoker,
+        invocation: &AsyncInvocation,
+        outcome: &InvocationOutcome,
+    ) {
+        if let Some(destination) = &self.on_success {
+            let attempts = invocation.attempts + 1;
+            let document =
+                invocation_record(invoker, invocation, "Success", attempts, Some(outcome));
+            deliver(invoker, destination, document, &invocation.request_id);
+        }
+    }
+
+    async fn failure(
+        &self,
+        invoker: &Invoker,
+        invocation: &AsyncInvocation,
+        condition: &str,
+        outcome: Option<&InvocationOutcome>,
+    ) {
+        if let Some(destination) = &self.on_failure {
+            let document =
+                invocation_record(invoker, invocation, condition, invocation.attempts, outcome);
+            deliver(invoker, destination, document, &invocation.request_id);
+        } else {
+            tracing::info!(request_id = %invocation.request_id, condition, "asynchronous invocation discarded");
+        }
+    }
+}
+
+/// The invocation record Lambda sends to destinations.
+fn invocation_record(
+    invoker: &Invoker,
+    invocation: &AsyncInvocation,
+    condition: &str,
+    invoke_count: u32,
+    outcome: Option<&InvocationOutcome>,
+) -> Value {
+    let as_json = |bytes: &[u8]| {
+        serde_json::from_slice::<Value>(bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(bytes).into_owned()))
+    };
+    let function_arn = invoker.region.qualified_function_arn(
+        &invocation.function_name,
+        invocation.qualifier.as_deref().unwrap_or(LATEST),
+    );
+    let mut document = json!({
+        "version": "1.0",
+        "timestamp": iso_timestamp(OffsetDateTime::now_utc()),
+        "requestContext": {
+            "requestId": invocation.request_id,
+            "functionArn": function_arn,
+            "condition": condition,
+            "approximateInvokeCount": invoke_count,
+        },
+        "requestPayload": as_json(&invocation.payload),
+    });
+    if let Some(outcome) = outcome {
+        let mut response_context = json!({
+            "statusCode": 200,
+            "executedVersion": outcome.executed_version,
+        });
+        if let Some(function_error) = &outcome.function_error {
+            response_context["functionError"] = json!(function_error);
+        }
+        document["responseContext"] = response_context;
+        document["responsePayload"] = as_json(&outcome.payload);
+    }
+    document
+}
+
+fn deliver(invoker: &Invoker, destination: &str, document: Value, request_id: &str) {
+    let function = match FunctionRef::parse(destination) {
+        Ok(function) => function,
+        Err(error) => {
+            tracing::warn!(%destination, %error, "invalid destination");
+            return;
+        }
+    };
+    let request = InvokeRequest {
+        function,
+        payload: Bytes::from(document.to_string()),
+        client_context: None,
+        request_id: None,
+    };
+    if let Err(error) = invoker.invoke_async(request) {
+        tracing::warn!(%request_id, %destination, %error, "could not deliver an invocation record");
+    }
+}
+
+fn iso_timestamp(at: OffsetDateTime) -> String {
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        at.year(),
+        u8::from(at.month()),
+        at.day(),
+        at.hour(),
+        at.minute(),
+        at.second(),
+        at.millisecond()
+    )
 }
 
 fn record(invoker: &Invoker, invocation: &AsyncInvocation, attempts: u32, next: AsyncNext) {

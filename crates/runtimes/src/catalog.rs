@@ -113,9 +113,18 @@ impl RuntimeCatalog {
         runtime_dir: &Path,
         fallback: PythonFallback,
     ) -> std::io::Result<RuntimeCatalog> {
+        // Each probe starts an interpreter; run them side by side.
+        let probes: Vec<_> = PYTHON_MINORS
+            .map(|minor| {
+                (
+                    minor,
+                    std::thread::spawn(move || probe_python(&format!("python3.{minor}"))),
+                )
+            })
+            .collect();
         let mut pythons = BTreeMap::new();
-        for minor in PYTHON_MINORS {
-            if let Some(interpreter) = probe_python(&format!("python3.{minor}"))
+        for (minor, probe) in probes {
+            if let Ok(Some(interpreter)) = probe.join()
                 && interpreter.minor == minor
             {
                 pythons.insert(minor, interpreter);

@@ -15,10 +15,7 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     match args.get(1).map(String::as_str) {
         Some("__sandbox-init") => rayo_sandbox::init_main(),
-        Some("__now") => {
-            println!("{}", monotonic_ns());
-            return;
-        }
+        Some("__now") => println!("{}", monotonic_ns()),
         Some("probe") => probe(),
         Some("time") => time(args.get(2).and_then(|n| n.parse().ok()).unwrap_or(20)),
         _ => eprintln!("usage: sandbox probe | sandbox time [N]"),
@@ -150,6 +147,9 @@ fn spawn_sandboxed(support: &SandboxSupport, spec: &SandboxSpec) -> (Duration, D
     let status = child.wait().expect("wait");
     assert!(status.success(), "{status:?}: {output}");
     drop(cgroup);
+    if std::env::var_os("SHOW").is_some() {
+        eprintln!("{output}");
+    }
     (since(spawned_ns, &output), started.elapsed(), setup)
 }
 

@@ -22,9 +22,9 @@ use nix::fcntl::OFlag;
 use nix::sched::{CloneFlags, unshare};
 use nix::sys::prctl;
 use nix::sys::resource::{Resource, setrlimit};
-use nix::sys::signal::Signal;
+use nix::sys::signal::{Signal, kill};
 use nix::sys::stat::{Mode, umask};
-use nix::unistd::{ForkResult, Gid, Pid, Uid, chdir, execve, getpid, getppid, pipe2, sethostname};
+use nix::unistd::{ForkResult, Gid, Pid, Uid, chdir, execve, getppid, pipe2, sethostname};
 
 use crate::wire::{InitSpec, VERSION};
 use crate::{mounts, seccomp, sys};
@@ -86,15 +86,11 @@ fn host_side() -> Result<Infallible, Failure> {
             "the process that spawned the sandbox is gone",
         ));
     }
-    let pid = getpid().to_string();
-    for procs in &spec.cgroup_procs {
-        std::fs::write(procs, &pid)
-            .map_err(failed(format!("joining cgroup {}", procs.display())))?;
-    }
     // Shields the init from the OOM killer where rayo may (it takes
     // CAP_SYS_RESOURCE); the program's score goes to the top below anyway.
     let _ = std::fs::write("/proc/self/oom_score_adj", "-1000");
 
+    let cgroups = open_cgroups(&spec)?;
     unshare(
         CloneFlags::CLONE_NEWNS
             | CloneFlags::CLONE_NEWPID
@@ -104,16 +100,56 @@ fn host_side() -> Result<Infallible, Failure> {
     .map_err(failed("unshare"))?;
     let (status_reader, status_writer) =
         pipe2(OFlag::O_CLOEXEC).map_err(failed("creating the status pipe"))?;
+    let (joined_reader, joined_writer) =
+        pipe2(OFlag::O_CLOEXEC).map_err(failed("creating the cgroup pipe"))?;
     match sys::fork().map_err(failed("fork"))? {
         ForkResult::Parent { child } => {
             drop(status_writer);
+            drop(joined_reader);
+            // Moving a process between cgroups waits for an RCU grace
+            // period; doing it here lets the namespace init build the root
+            // meanwhile. It waits for the word before it forks the program.
+            if let Err(failure) = join_cgroups(cgroups, child) {
+                let _ = kill(child, Signal::SIGKILL);
+                return Err(failure);
+            }
+            std::fs::File::from(joined_writer)
+                .write_all(b"j")
+                .map_err(failed("telling the namespace init"))?;
             supervise(child, status_reader)
         }
         ForkResult::Child => {
             drop(status_reader);
-            namespace_init(&spec, status_writer)
+            drop(joined_writer);
+            drop(cgroups);
+            namespace_init(&spec, status_writer, joined_reader)
         }
     }
+}
+
+/// Opens the instance's cgroup files while the host's root is still the
+/// init's: the namespace init is about to change it for both.
+fn open_cgroups(spec: &InitSpec) -> Result<Vec<(std::fs::File, &Path)>, Failure> {
+    let mut files = Vec::with_capacity(spec.cgroup_procs.len());
+    for procs in &spec.cgroup_procs {
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(procs)
+            .map_err(failed(format!("opening cgroup {}", procs.display())))?;
+        files.push((file, procs.as_path()));
+    }
+    Ok(files)
+}
+
+/// Puts the namespace init, and so everything it will start, in the
+/// instance's cgroup. The host-side init stays outside: it only waits.
+fn join_cgroups(cgroups: Vec<(std::fs::File, &Path)>, namespace_init: Pid) -> Result<(), Failure> {
+    let pid = namespace_init.to_string();
+    for (mut file, procs) in cgroups {
+        file.write_all(pid.as_bytes())
+            .map_err(failed(format!("joining cgroup {}", procs.display())))?;
+    }
+    Ok(())
 }
 
 /// Waits for PID 1 of the namespace and exits the way the program did.
@@ -162,7 +198,11 @@ impl Outcome {
 }
 
 /// PID 1 of the new namespace.
-fn namespace_init(spec: &InitSpec, status_writer: OwnedFd) -> Result<Infallible, Failure> {
+fn namespace_init(
+    spec: &InitSpec,
+    status_writer: OwnedFd,
+    joined_reader: OwnedFd,
+) -> Result<Infallible, Failure> {
     // The host-side init can only die by a signal from outside; take the
     // whole namespace with it then.
     prctl::set_pdeathsig(Signal::SIGKILL).map_err(failed("setting the parent-death signal"))?;
@@ -171,6 +211,15 @@ fn namespace_init(spec: &InitSpec, status_writer: OwnedFd) -> Result<Infallible,
     sethostname(&spec.hostname).map_err(failed("setting the host name"))?;
     let filters = seccomp::filters().map_err(failed("building the seccomp filter"))?;
     let program = Program::new(spec)?;
+
+    let mut joined = [0u8; 1];
+    if std::fs::File::from(joined_reader)
+        .read_exact(&mut joined)
+        .is_err()
+    {
+        // The host-side init failed to place it in the cgroup and says so.
+        std::process::exit(INIT_FAILED);
+    }
 
     let runtime = match sys::fork().map_err(failed("fork"))? {
         ForkResult::Child => return run_program(spec, &program, &filters),

@@ -3,7 +3,8 @@
 use std::collections::BTreeMap;
 
 use rayo_core::function::{
-    Architecture, CodeRef, FunctionConfig, FunctionRecord, LATEST, PolicyStatement,
+    Architecture, CodeRef, EventInvokeConfig, FunctionConfig, FunctionRecord, LATEST,
+    PolicyStatement,
 };
 use rayo_core::runtime::Runtime;
 use rayo_core::store::{FunctionStore, StoreError};
@@ -21,8 +22,9 @@ impl FunctionStore for SqliteState {
         let inserted = transaction
             .prepare_cached(
                 "INSERT INTO functions
-                     (name, tags, policy, policy_revision_id, created_ms, reserved_concurrency)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                     (name, tags, policy, policy_revision_id, created_ms, reserved_concurrency,
+                      event_invoke_config)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
                  ON CONFLICT (name) DO NOTHING",
             )
             .and_then(|mut statement| {
@@ -34,6 +36,7 @@ impl FunctionStore for SqliteState {
                     row.policy_revision_id,
                     row.last_modified_ms,
                     row.reserved_concurrency,
+                    row.event_invoke_config,
                 ])
             })
             .map_err(backend)?;
@@ -111,7 +114,8 @@ impl FunctionStore for SqliteState {
         transaction
             .prepare_cached(
                 "UPDATE functions
-                 SET tags = ?2, policy = ?3, policy_revision_id = ?4, reserved_concurrency = ?5
+                 SET tags = ?2, policy = ?3, policy_revision_id = ?4, reserved_concurrency = ?5,
+                     event_invoke_config = ?6
                  WHERE name = ?1",
             )
             .and_then(|mut statement| {
@@ -121,6 +125,7 @@ impl FunctionStore for SqliteState {
                     row.policy,
                     row.policy_revision_id,
                     row.reserved_concurrency,
+                    row.event_invoke_config,
                 ])
             })
             .map_err(backend)?;
@@ -156,7 +161,7 @@ impl FunctionStore for SqliteState {
 /// The columns of a function record; `?1` is the version to read.
 const SELECT_RECORD: &str = "SELECT f.name, f.tags, f.policy, f.policy_revision_id,
         v.version, v.revision_id, v.code_sha256, v.code_size, v.last_modified_ms, v.config,
-        f.reserved_concurrency
+        f.reserved_concurrency, f.event_invoke_config
     FROM functions f
     JOIN function_versions v ON v.function_name = f.name AND v.version = ?1";
 
@@ -201,6 +206,7 @@ struct FunctionRow<'a> {
     last_modified_ms: i64,
     config: String,
     reserved_concurrency: Option<u32>,
+    event_invoke_config: Option<String>,
 }
 
 impl<'a> FunctionRow<'a> {
@@ -245,6 +251,12 @@ impl<'a> FunctionRow<'a> {
             last_modified_ms: unix_ms(config.last_modified),
             config: serde_json::to_string(&document).map_err(backend)?,
             reserved_concurrency: record.reserved_concurrency,
+            event_invoke_config: record
+                .event_invoke_config
+                .as_ref()
+                .map(|c| serde_json::to_string(&EventInvokeDocument::from_config(c)))
+                .transpose()
+                .map_err(backend)?,
         })
     }
 }
@@ -262,6 +274,7 @@ struct StoredFunction {
     last_modified_ms: i64,
     config: String,
     reserved_concurrency: Option<u32>,
+    event_invoke_config: Option<String>,
 }
 
 impl StoredFunction {
@@ -279,6 +292,7 @@ impl StoredFunction {
             last_modified_ms: row.get(8)?,
             config: row.get(9)?,
             reserved_concurrency: row.get(10)?,
+            event_invoke_config: row.get(11)?,
         })
     }
 
@@ -303,6 +317,13 @@ impl StoredFunction {
         let last_modified = from_unix_ms(self.last_modified_ms)
             .map_err(|e| unreadable("last modified time", &e))?;
         let code_size = u64::try_from(self.code_size).map_err(|e| unreadable("code size", &e))?;
+        let event_invoke_config = self
+            .event_invoke_config
+            .as_deref()
+            .map(serde_json::from_str::<EventInvokeDocument>)
+            .transpose()
+            .map_err(|e| unreadable("event invoke configuration", &e))?
+            .map(EventInvokeDocument::into_config);
         Ok(FunctionRecord {
             config: FunctionConfig {
                 name: name.clone(),
@@ -330,7 +351,45 @@ impl StoredFunction {
                 .collect(),
             policy_revision_id: self.policy_revision_id,
             reserved_concurrency: self.reserved_concurrency,
+            event_invoke_config,
         })
+    }
+}
+
+/// The JSON kept in `functions.event_invoke_config`.
+#[derive(Debug, Serialize, Deserialize)]
+struct EventInvokeDocument {
+    #[serde(default)]
+    maximum_retry_attempts: Option<u32>,
+    #[serde(default)]
+    maximum_event_age_seconds: Option<u32>,
+    #[serde(default)]
+    on_success: Option<String>,
+    #[serde(default)]
+    on_failure: Option<String>,
+    #[serde(default)]
+    last_modified_ms: i64,
+}
+
+impl EventInvokeDocument {
+    fn from_config(config: &EventInvokeConfig) -> EventInvokeDocument {
+        EventInvokeDocument {
+            maximum_retry_attempts: config.maximum_retry_attempts,
+            maximum_event_age_seconds: config.maximum_event_age_seconds,
+            on_success: config.on_success.clone(),
+            on_failure: config.on_failure.clone(),
+            last_modified_ms: config.last_modified_ms,
+        }
+    }
+
+    fn into_config(self) -> EventInvokeConfig {
+        EventInvokeConfig {
+            maximum_retry_attempts: self.maximum_retry_attempts,
+            maximum_event_age_seconds: self.maximum_event_age_seconds,
+            on_success: self.on_success,
+            on_failure: self.on_failure,
+            last_modified_ms: self.last_modified_ms,
+        }
     }
 }
 
@@ -445,6 +504,7 @@ pub(crate) mod tests {
             policy: Vec::new(),
             policy_revision_id: format!("policy-rev-{name}-1"),
             reserved_concurrency: None,
+            event_invoke_config: None,
         }
     }
 
@@ -505,6 +565,13 @@ pub(crate) mod tests {
             ],
             policy_revision_id: "policy-rev".to_string(),
             reserved_concurrency: Some(7),
+            event_invoke_config: Some(EventInvokeConfig {
+                maximum_retry_attempts: Some(1),
+                maximum_event_age_seconds: Some(120),
+                on_success: None,
+                on_failure: Some("arn:aws:lambda:us-east-1:000000000000:function:dlq".to_string()),
+                last_modified_ms: 1_700_000_000_123,
+            }),
         }
     }
 

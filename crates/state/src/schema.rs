@@ -16,6 +16,7 @@ const MIGRATION_LIST: &[M<'static>] = &[
     M::up(V1_FUNCTIONS_AND_LOGS),
     M::up(V2_RESERVED_CONCURRENCY),
     M::up(V3_ASYNC_INVOCATIONS),
+    M::up(V4_EVENT_INVOKE_CONFIG),
 ];
 
 /// Version 1: functions with their `$LATEST` configuration, and logs.
@@ -109,6 +110,12 @@ CREATE TABLE async_invocations (
 CREATE INDEX async_invocations_due ON async_invocations (next_attempt_ms);
 "#;
 
+/// Version 4: a function's asynchronous invocation settings, as JSON (NULL
+/// when none are set).
+const V4_EVENT_INVOKE_CONFIG: &str = r#"
+ALTER TABLE functions ADD COLUMN event_invoke_config TEXT CHECK (json_valid(event_invoke_config));
+"#;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -120,6 +127,6 @@ mod tests {
 
     #[test]
     fn schema_version_counts_migrations() {
-        assert_eq!(SCHEMA_VERSION, 3);
+        assert_eq!(SCHEMA_VERSION, 4);
     }
 }

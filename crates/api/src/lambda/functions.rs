@@ -118,6 +118,7 @@ pub(crate) async fn create_function(
         policy: Vec::new(),
         policy_revision_id: new_revision_id(),
         reserved_concurrency: None,
+        event_invoke_config: None,
     };
     match state.functions.create_function(&record) {
         Ok(()) => {}

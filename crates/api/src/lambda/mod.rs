@@ -2,6 +2,7 @@
 
 mod account;
 mod concurrency;
+mod event_invoke_config;
 mod functions;
 mod invoke;
 mod policy;
@@ -67,6 +68,17 @@ pub(crate) fn routes() -> Router<Arc<ApiState>> {
         .route(
             "/2019-09-30/functions/{function_name}/concurrency",
             get(concurrency::get_function_concurrency),
+        )
+        .route(
+            "/2019-09-25/functions/{function_name}/event-invoke-config",
+            put(event_invoke_config::put_function_event_invoke_config)
+                .post(event_invoke_config::update_function_event_invoke_config)
+                .get(event_invoke_config::get_function_event_invoke_config)
+                .delete(event_invoke_config::delete_function_event_invoke_config),
+        )
+        .route(
+            "/2019-09-25/functions/{function_name}/event-invoke-config/list",
+            get(event_invoke_config::list_function_event_invoke_configs),
         )
         .route(
             "/2017-03-31/tags/{resource}",
