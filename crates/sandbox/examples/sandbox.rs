@@ -1,7 +1,9 @@
 //! Tries the sandbox on this host: `probe` says what is supported or
 //! missing; `time [N]` measures, N times, how long a sandboxed process takes
 //! from `spawn` to its program's first instruction of `main`, against the
-//! same program spawned plainly, and prints the medians and their ratio.
+//! same program spawned plainly, and prints the medians and their ratio;
+//! `python PREFIX [N] [MB]` runs `PREFIX/bin/python3 -c pass` sandboxed (128 MB)
+//! with and without the CPU quota, against a plain run.
 //!
 //! `cargo run -p rayo-sandbox --example sandbox -- time 20` (as root).
 
@@ -18,7 +20,12 @@ fn main() {
         Some("__now") => println!("{}", monotonic_ns()),
         Some("probe") => probe(),
         Some("time") => time(args.get(2).and_then(|n| n.parse().ok()).unwrap_or(20)),
-        _ => eprintln!("usage: sandbox probe | sandbox time [N]"),
+        Some("python") if args.len() > 2 => python(
+            PathBuf::from(&args[2]),
+            args.get(3).and_then(|n| n.parse().ok()).unwrap_or(10),
+            args.get(4).and_then(|n| n.parse().ok()).unwrap_or(128),
+        ),
+        _ => eprintln!("usage: sandbox probe | sandbox time [N] | sandbox python PREFIX [N]"),
     }
 }
 
@@ -115,6 +122,88 @@ fn time(n_runs: usize) {
         "  sandboxed spawn -> reaped, cgroup removed: {:.2} ms",
         ms(median(sandboxed_total))
     );
+}
+
+fn python(prefix: PathBuf, n_runs: usize, memory_mb: u32) {
+    let support = rayo_sandbox::probe(&config()).expect("sandbox support");
+    let code = std::env::temp_dir().join(format!("rayo-sandbox-python-{}", std::process::id()));
+    std::fs::create_dir_all(&code).expect("code dir");
+    let program = prefix.join("bin/python3");
+    let args = vec!["-c".to_string(), "pass".to_string()];
+    // Wall time, and CPU time of everything reaped (less noisy on a busy
+    // machine): plain, sandboxed without quota, sandboxed with quota.
+    let mut samples: [Vec<(Duration, Duration)>; 3] = Default::default();
+    for n_run in 0..n_runs {
+        let cpu_before = children_cpu();
+        let started = Instant::now();
+        let status = std::process::Command::new(&program)
+            .args(&args)
+            .status()
+            .expect("python");
+        assert!(status.success());
+        samples[0].push((started.elapsed(), children_cpu() - cpu_before));
+        for (index, cpu_quota) in [(1, false), (2, true)] {
+            let spec = SandboxSpec {
+                instance_id: format!("python-{}-{n_run}-{cpu_quota}", std::process::id()),
+                program: program.clone(),
+                args: args.clone(),
+                env: Vec::new(),
+                task_root: code.clone(),
+                runtime_ro_paths: vec![prefix.clone()],
+                opt_dir: None,
+                tmp_size_mb: 512,
+                memory_mb,
+                pids_max: 1024,
+                cpu_quota,
+                uid: 200_000,
+                gid: 200_000,
+                hostname: "localhost".to_string(),
+            };
+            let cpu_before = children_cpu();
+            let total = spawn_sandboxed_silent(&support, &spec);
+            samples[index].push((total, children_cpu() - cpu_before));
+        }
+    }
+    let _ = std::fs::remove_dir_all(&code);
+    println!(
+        "python3 -c pass, {n_runs} runs, medians of wall time (spawn to reaped) and CPU time:"
+    );
+    let labels = [
+        "plain".to_string(),
+        format!("sandboxed, {memory_mb} MB, no quota"),
+        format!("sandboxed, {memory_mb} MB, quota"),
+    ];
+    for (label, runs) in labels.iter().zip(samples) {
+        let wall = median(runs.iter().map(|(wall, _)| *wall).collect());
+        let cpu = median(runs.iter().map(|(_, cpu)| *cpu).collect());
+        println!(
+            "  {label:<32} {:>8.2} ms wall {:>8.2} ms CPU",
+            ms(wall),
+            ms(cpu)
+        );
+    }
+}
+
+/// User and system CPU time of all reaped descendants so far.
+fn children_cpu() -> Duration {
+    use nix::sys::resource::{UsageWho, getrusage};
+    let usage = getrusage(UsageWho::RUSAGE_CHILDREN).expect("getrusage");
+    let micros = |time: nix::sys::time::TimeVal| {
+        Duration::from_micros(time.tv_sec() as u64 * 1_000_000 + time.tv_usec() as u64)
+    };
+    micros(usage.user_time()) + micros(usage.system_time())
+}
+
+fn spawn_sandboxed_silent(support: &SandboxSupport, spec: &SandboxSpec) -> Duration {
+    let started = Instant::now();
+    let (_, writer) = std::io::pipe().expect("pipe");
+    let (mut command, cgroup) =
+        rayo_sandbox::sandboxed_command(support, spec, &writer).expect("command");
+    drop(writer);
+    let status = command.spawn().expect("spawn").wait().expect("wait");
+    assert!(status.success(), "{status:?}");
+    drop(cgroup);
+    started.elapsed()
 }
 
 /// Time from spawn to the program's `main`.

@@ -1,14 +1,17 @@
 //! The sandbox init: the code between rayo's re-execution as
 //! `__sandbox-init` and the function program's `execve`.
 //!
-//! Three processes take part. The host-side init reads the spec, joins the
-//! cgroup, enters new mount, PID, IPC and UTS namespaces and forks; it then
-//! waits and exits the way the program did. Its child is PID 1 of the new
-//! namespace: it builds the root file system, sets the host name, forks the
-//! program's process and reaps whatever is orphaned until that process ends.
-//! The program's process drops every privilege, installs the seccomp filter
-//! and executes the program. Every failure is reported on stderr (the
-//! instance's log) and ends the init with status 126.
+//! Three processes take part. The host-side init reads the spec, opens the
+//! cgroup's files, enters new mount, PID, IPC and UTS namespaces and forks;
+//! it moves its child into the cgroup (while the child builds the root:
+//! a cgroup move waits for an RCU grace period), then waits and exits the
+//! way the program did. Its child is PID 1 of the new namespace: it builds
+//! the root file system, sets the host name, waits for the word that it is
+//! in the cgroup, forks the program's process and reaps whatever is orphaned
+//! until that process ends. The program's process drops every privilege,
+//! installs the seccomp filter and executes the program. Every failure is
+//! reported on stderr (the instance's log) and ends the init with status
+//! 126.
 
 use std::convert::Infallible;
 use std::ffi::CString;
@@ -109,13 +112,18 @@ fn host_side() -> Result<Infallible, Failure> {
             // Moving a process between cgroups waits for an RCU grace
             // period; doing it here lets the namespace init build the root
             // meanwhile. It waits for the word before it forks the program.
-            if let Err(failure) = join_cgroups(cgroups, child) {
-                let _ = kill(child, Signal::SIGKILL);
-                return Err(failure);
+            match join_cgroups(cgroups, child) {
+                Ok(()) => {
+                    // A namespace init that is gone has said why already.
+                    let _ = std::fs::File::from(joined_writer).write_all(b"j");
+                }
+                // It is gone (it failed and said why); its status tells.
+                Err((error, _)) if error.raw_os_error() == Some(libc::ESRCH) => {}
+                Err((error, procs)) => {
+                    let _ = kill(child, Signal::SIGKILL);
+                    return Err(failed(format!("joining cgroup {}", procs.display()))(error));
+                }
             }
-            std::fs::File::from(joined_writer)
-                .write_all(b"j")
-                .map_err(failed("telling the namespace init"))?;
             supervise(child, status_reader)
         }
         ForkResult::Child => {
@@ -143,11 +151,15 @@ fn open_cgroups(spec: &InitSpec) -> Result<Vec<(std::fs::File, &Path)>, Failure>
 
 /// Puts the namespace init, and so everything it will start, in the
 /// instance's cgroup. The host-side init stays outside: it only waits.
-fn join_cgroups(cgroups: Vec<(std::fs::File, &Path)>, namespace_init: Pid) -> Result<(), Failure> {
+/// On failure, says which file refused the PID.
+fn join_cgroups(
+    cgroups: Vec<(std::fs::File, &Path)>,
+    namespace_init: Pid,
+) -> Result<(), (std::io::Error, &Path)> {
     let pid = namespace_init.to_string();
     for (mut file, procs) in cgroups {
         file.write_all(pid.as_bytes())
-            .map_err(failed(format!("joining cgroup {}", procs.display())))?;
+            .map_err(|error| (error, procs))?;
     }
     Ok(())
 }

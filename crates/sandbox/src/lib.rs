@@ -13,16 +13,29 @@
 //! subcommand before it starts any thread). The command's standard input is
 //! a pipe holding the instance's [`wire`] document, a JSON object, already
 //! written and closed; its stdout and stderr are the instance's log pipe.
-//! The init joins the cgroup, enters new namespaces, builds the mounts,
-//! drops privileges, installs the seccomp filter and executes the function's
-//! program with stdin on `/dev/null`. Any failure before that exec is
-//! written to the log as `rayo sandbox: <what failed>: <error>` and the init
-//! exits with status 126; it never runs the program unsandboxed.
+//! The init enters new namespaces, puts its child in the cgroup, builds the
+//! mounts, drops privileges, installs the seccomp filter and executes the
+//! function's program with stdin on `/dev/null`. Any failure before that
+//! exec is written to the log as `rayo sandbox: <what failed>: <error>` and
+//! the init exits with status 126; it never runs the program unsandboxed.
 //!
 //! Three processes make up a running instance: the init on the host side
 //! (the spawned child, which exits the way the program exits, by the same
-//! signal if it was killed), PID 1 of the new PID namespace (which reaps
-//! orphans) and the program as PID 2.
+//! signal if it was killed, and is the only one outside the cgroup), PID 1
+//! of the new PID namespace (which reaps orphans) and the program as PID 2.
+//!
+//! # Things to know
+//!
+//! - The init asks for SIGKILL when its parent dies, and Linux means the
+//!   parent *thread*: spawn sandboxes from long-lived threads (tokio's
+//!   workers are; its blocking pool's threads end when idle).
+//! - Pages written to `/tmp` and `/dev/shm` are memory, charged to the
+//!   instance's cgroup: they count against its memory limit.
+//! - A runtime path may not be below `/tmp`, `/proc`, `/dev`, `/opt` or
+//!   `/var/task` (the sandbox's own), nor above them.
+//! - Files under `/var/task` and the runtime paths must be readable by
+//!   others (and directories searchable), as on Lambda: the program runs as
+//!   an unprivileged user.
 
 #![deny(unsafe_op_in_unsafe_fn)]
 
@@ -287,23 +300,92 @@ fn is_dir(path: &Path) -> Result<(), SandboxError> {
 
 /// A pipe already holding `json` and closed for writing, so that the init
 /// reads the whole document and then end of file. The pipe is grown when
-/// the document does not fit its default size.
+/// the document does not fit (a write into a full pipe would block forever).
 fn spec_pipe(json: &[u8]) -> Result<std::io::PipeReader, SandboxError> {
+    use nix::fcntl::{FcntlArg, fcntl};
     let io_error = |what| move |source| SandboxError::Io { what, source };
+    let errno_error = |what| {
+        move |errno: nix::errno::Errno| SandboxError::Io {
+            what,
+            source: errno.into(),
+        }
+    };
     let (reader, mut writer) = std::io::pipe().map_err(io_error("creating the spec pipe"))?;
-    if json.len() > 65_536 {
+    let capacity =
+        fcntl(&writer, FcntlArg::F_GETPIPE_SZ).map_err(errno_error("sizing the spec pipe"))?;
+    if usize::try_from(capacity).unwrap_or(0) < json.len() {
         let size = i32::try_from(json.len()).map_err(|_| {
             SandboxError::InvalidSpec(format!("the spec is too large ({} bytes)", json.len()))
         })?;
-        nix::fcntl::fcntl(&writer, nix::fcntl::FcntlArg::F_SETPIPE_SZ(size)).map_err(|errno| {
-            SandboxError::Io {
-                what: "growing the spec pipe",
-                source: errno.into(),
-            }
-        })?;
+        fcntl(&writer, FcntlArg::F_SETPIPE_SZ(size))
+            .map_err(errno_error("growing the spec pipe"))?;
     }
     writer
         .write_all(json)
         .map_err(io_error("writing the spec pipe"))?;
     Ok(reader)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Read;
+
+    use super::*;
+
+    fn valid() -> SandboxSpec {
+        SandboxSpec {
+            instance_id: "0123abcd-ef_9".to_string(),
+            program: PathBuf::from("/var/task/bootstrap"),
+            args: vec!["--flag".to_string()],
+            env: vec![("PATH".to_string(), "/usr/bin".to_string())],
+            task_root: std::env::temp_dir(),
+            runtime_ro_paths: Vec::new(),
+            opt_dir: None,
+            tmp_size_mb: 512,
+            memory_mb: 128,
+            pids_max: 1024,
+            cpu_quota: true,
+            uid: 200_001,
+            gid: 200_001,
+            hostname: "169.254.10.1".to_string(),
+        }
+    }
+
+    fn check(change: impl FnOnce(&mut SandboxSpec), ok: bool) {
+        let mut spec = valid();
+        change(&mut spec);
+        assert_eq!(validate(&spec).is_ok(), ok, "{spec:?}");
+    }
+
+    #[test]
+    fn validates_specs() {
+        check(|_| {}, true);
+        check(|s| s.instance_id = "../escape".to_string(), false);
+        check(|s| s.instance_id = String::new(), false);
+        check(|s| s.uid = 0, false);
+        check(|s| s.gid = 0, false);
+        check(|s| s.program = PathBuf::from("bootstrap"), false);
+        check(|s| s.memory_mb = 0, false);
+        check(|s| s.pids_max = 0, false);
+        check(|s| s.hostname = "a b".to_string(), false);
+        check(|s| s.env.push(("A=B".to_string(), String::new())), false);
+        check(
+            |s| s.env.push(("A".to_string(), "nul\0".to_string())),
+            false,
+        );
+        check(|s| s.args.push("nul\0".to_string()), false);
+        check(|s| s.task_root = PathBuf::from("/nonexistent/code"), false);
+        check(|s| s.opt_dir = Some(PathBuf::from("/etc/passwd")), false);
+    }
+
+    #[test]
+    fn spec_pipe_holds_large_documents() {
+        for size in [10, 70_000, 300_000] {
+            let json = vec![b'x'; size];
+            let mut reader = spec_pipe(&json).expect("pipe");
+            let mut read = Vec::new();
+            reader.read_to_end(&mut read).expect("read");
+            assert_eq!(read.len(), size);
+        }
+    }
 }

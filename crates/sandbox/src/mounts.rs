@@ -64,14 +64,19 @@ pub(crate) fn plan(
             )));
         }
     }
-    build(&system, &devices, spec)
+    // The init reaches sources through the old root, where an absolute
+    // link would resolve against the wrong root: hand it real paths.
+    let real_path =
+        |path: &Path| std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    build(&system, &devices, spec, real_path)
 }
 
-/// The plan, from what is known of the host.
+/// The plan, from what is known of the host; `real_path` resolves a source.
 pub(crate) fn build(
     system: &[HostEntry],
     devices: &[&str],
     spec: &SandboxSpec,
+    real_path: impl Fn(&Path) -> PathBuf,
 ) -> Result<Vec<MountOp>, SandboxError> {
     let mut ops = Vec::new();
     for entry in system {
@@ -109,7 +114,7 @@ pub(crate) fn build(
             .any(|above| path.starts_with(above));
         if !already {
             ops.push(MountOp::BindReadOnly {
-                source: path.clone(),
+                source: real_path(path),
                 target: path.clone(),
             });
             bound.push(path);
@@ -117,12 +122,12 @@ pub(crate) fn build(
     }
 
     ops.push(MountOp::BindReadOnly {
-        source: spec.task_root.clone(),
+        source: real_path(&spec.task_root),
         target: PathBuf::from(TASK_ROOT),
     });
     ops.push(match &spec.opt_dir {
         Some(opt_dir) => MountOp::BindReadOnly {
-            source: opt_dir.clone(),
+            source: real_path(opt_dir),
             target: PathBuf::from("/opt"),
         },
         None => MountOp::Dir {
@@ -258,7 +263,7 @@ fn apply(op: &MountOp) -> Result<(), Failure> {
         MountOp::BindReadOnly { source, target } => {
             let from = inside(OLD_ROOT, source);
             let to = inside(NEW_ROOT, target);
-            make_mount_point(&from, &to)?;
+            make_mount_point(&from, &to, source)?;
             let what = || format!("binding {} on {}", source.display(), target.display());
             mount(
                 Some(&from),
@@ -273,7 +278,7 @@ fn apply(op: &MountOp) -> Result<(), Failure> {
         MountOp::BindDevice { source, target } => {
             let from = inside(OLD_ROOT, source);
             let to = inside(NEW_ROOT, target);
-            make_mount_point(&from, &to)?;
+            make_mount_point(&from, &to, source)?;
             let what = || format!("binding device {}", source.display());
             mount(
                 Some(&from),
@@ -415,10 +420,11 @@ fn inside(root: &str, path: &Path) -> PathBuf {
     Path::new(root).join(relative)
 }
 
-/// Makes `to` a directory or an empty file, matching what `from` is.
-fn make_mount_point(from: &Path, to: &Path) -> Result<(), Failure> {
+/// Makes `to` a directory or an empty file, matching what `from` (the host's
+/// `source`) is.
+fn make_mount_point(from: &Path, to: &Path, source: &Path) -> Result<(), Failure> {
     let metadata =
-        std::fs::metadata(from).map_err(failed(format!("reading {}", from.display())))?;
+        std::fs::metadata(from).map_err(failed(format!("reading {}", source.display())))?;
     if metadata.is_dir() {
         return mkdir_all(to, 0o755);
     }
@@ -541,7 +547,8 @@ mod tests {
         let mut spec = spec();
         spec.runtime_ro_paths = runtime_paths.iter().map(PathBuf::from).collect();
         spec.opt_dir = opt_dir.map(PathBuf::from);
-        let ops = build(&system(), &["null", "zero"], &spec).expect("valid plan");
+        let ops =
+            build(&system(), &["null", "zero"], &spec, Path::to_path_buf).expect("valid plan");
         let binds: Vec<(String, String)> = ops
             .iter()
             .filter_map(|op| match op {
@@ -617,7 +624,8 @@ mod tests {
 
     #[test]
     fn fixed_parts() {
-        let ops = build(&system(), &["null", "zero"], &spec()).expect("valid plan");
+        let ops =
+            build(&system(), &["null", "zero"], &spec(), Path::to_path_buf).expect("valid plan");
         assert!(ops.contains(&MountOp::Symlink {
             target: PathBuf::from("/bin"),
             points_to: PathBuf::from("usr/bin"),
@@ -660,6 +668,23 @@ mod tests {
     }
 
     #[test]
+    fn sources_are_real_paths_targets_as_given() {
+        let mut spec = spec();
+        spec.runtime_ro_paths = vec![PathBuf::from("/home/me/venv")];
+        let real_path =
+            |path: &Path| Path::new("/data").join(path.strip_prefix("/").expect("absolute"));
+        let ops = build(&system(), &["null"], &spec, real_path).expect("valid plan");
+        assert!(ops.contains(&MountOp::BindReadOnly {
+            source: PathBuf::from("/data/home/me/venv"),
+            target: PathBuf::from("/home/me/venv"),
+        }));
+        assert!(ops.contains(&MountOp::BindReadOnly {
+            source: PathBuf::from("/data/data/code/1234"),
+            target: PathBuf::from("/var/task"),
+        }));
+    }
+
+    #[test]
     fn refuses_bad_runtime_paths() {
         for bad in [
             "relative/path",
@@ -674,7 +699,7 @@ mod tests {
             let mut spec = spec();
             spec.runtime_ro_paths = vec![PathBuf::from(bad)];
             assert!(
-                build(&system(), &["null"], &spec).is_err(),
+                build(&system(), &["null"], &spec, Path::to_path_buf).is_err(),
                 "{bad} accepted"
             );
         }

@@ -109,3 +109,38 @@ pub enum MountOp {
         target: PathBuf,
     },
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_documented_example_parses() {
+        let example = r#"{"version":1,"parent_pid":4242,
+ "cgroup_procs":["/sys/fs/cgroup/memory/rayo/9f2c/cgroup.procs"],
+ "hostname":"localhost","uid":200001,"gid":200001,
+ "program":"/var/task/bootstrap","args":[],"env":[["PATH","/usr/bin:/bin"]],
+ "cwd":"/var/task",
+ "mounts":[{"op":"bind_read_only","source":"/usr","target":"/usr"},
+           {"op":"symlink","target":"/bin","points_to":"usr/bin"},
+           {"op":"tmpfs","target":"/tmp","mode":1023,"size_bytes":536870912,"exec":true}]}"#;
+        let spec: InitSpec = serde_json::from_str(example).expect("the example parses");
+        assert_eq!(spec.version, VERSION);
+        assert_eq!(
+            spec.env,
+            vec![("PATH".to_string(), "/usr/bin:/bin".to_string())]
+        );
+        assert_eq!(
+            spec.mounts[2],
+            MountOp::Tmpfs {
+                target: PathBuf::from("/tmp"),
+                mode: 0o1777,
+                size_bytes: 512 << 20,
+                exec: true,
+            }
+        );
+        let round_trip: InitSpec =
+            serde_json::from_slice(&serde_json::to_vec(&spec).expect("encodes")).expect("decodes");
+        assert_eq!(round_trip, spec);
+    }
+}

@@ -28,6 +28,7 @@ fn main() {
         trial("tmp_is_capped", tmp_is_capped),
         trial("memory_hog_is_oom_killed", memory_hog_is_oom_killed),
         trial("peak_memory_is_reported", peak_memory_is_reported),
+        trial("cpu_quota_follows_memory", cpu_quota_follows_memory),
         trial("fork_bomb_is_stopped", fork_bomb_is_stopped),
         trial(
             "kill_all_ends_escaped_processes",
@@ -35,6 +36,9 @@ fn main() {
         ),
         trial("exit_status_passes_through", exit_status_passes_through),
         trial("init_failure_is_reported", init_failure_is_reported),
+        trial("mount_failure_is_reported", mount_failure_is_reported),
+        trial("python_under_a_private_home", python_under_a_private_home),
+        trial("stale_cgroups_are_removed", stale_cgroups_are_removed),
     ];
     libtest_mimic::run(&Arguments::from_args(), tests.into()).exit();
 }
@@ -114,7 +118,17 @@ struct Finished {
 
 /// Runs an instance to its end, at most `limit`.
 fn run(support: &SandboxSupport, spec: &SandboxSpec, limit: Duration) -> Result<Finished, Failed> {
-    let (started, mut child, cgroup, log) = start(support, spec)?;
+    run_after(support, spec, limit, || Ok(()))
+}
+
+/// Like [`run`], doing `before_spawn` between preparing and spawning.
+fn run_after(
+    support: &SandboxSupport,
+    spec: &SandboxSpec,
+    limit: Duration,
+    before_spawn: impl FnOnce() -> Result<(), Failed>,
+) -> Result<Finished, Failed> {
+    let (started, mut child, cgroup, log) = start_after(support, spec, before_spawn)?;
     let status = loop {
         if let Some(status) = child.try_wait()? {
             break status;
@@ -142,8 +156,17 @@ type Started = (
 );
 
 fn start(support: &SandboxSupport, spec: &SandboxSpec) -> Result<Started, Failed> {
+    start_after(support, spec, || Ok(()))
+}
+
+fn start_after(
+    support: &SandboxSupport,
+    spec: &SandboxSpec,
+    before_spawn: impl FnOnce() -> Result<(), Failed>,
+) -> Result<Started, Failed> {
     let (mut reader, writer) = std::io::pipe()?;
     let (mut command, cgroup) = rayo_sandbox::sandboxed_command(support, spec, &writer)?;
+    before_spawn()?;
     let started = Instant::now();
     let child = command.spawn()?;
     // The command holds copies of the log pipe's writing end.
@@ -299,6 +322,33 @@ fn peak_memory_is_reported(support: &SandboxSupport) -> Result<(), Failed> {
     Ok(())
 }
 
+/// 128 MB buys 7.2% of a CPU: 7,235 us per 100 ms, when the quota is on.
+fn cpu_quota_follows_memory(support: &SandboxSupport) -> Result<(), Failed> {
+    let code = task_root();
+    let mut spec = spec(code.path(), &["exit", "0"]);
+    spec.memory_mb = 128;
+    spec.cpu_quota = true;
+    let (_, writer) = std::io::pipe()?;
+    let (_, mut cgroup) = rayo_sandbox::sandboxed_command(support, &spec, &writer)?;
+    let quota = |cgroup: &Cgroup| -> String {
+        for procs in cgroup.procs_files() {
+            let dir = procs.parent().expect("cgroup directory");
+            for (file, period) in [("cpu.cfs_quota_us", ""), ("cpu.max", " 100000")] {
+                if let Ok(text) = std::fs::read_to_string(dir.join(file)) {
+                    return text.trim().trim_end_matches(period).to_string();
+                }
+            }
+        }
+        panic!("no CPU quota file")
+    };
+    assert_eq!(quota(&cgroup), "7235");
+    cgroup.set_cpu_quota(false)?;
+    assert!(["-1", "max"].contains(&quota(&cgroup).as_str()));
+    cgroup.set_cpu_quota(true)?;
+    assert_eq!(quota(&cgroup), "7235");
+    Ok(())
+}
+
 fn fork_bomb_is_stopped(support: &SandboxSupport) -> Result<(), Failed> {
     let code = task_root();
     let mut spec = spec(code.path(), &["fork-bomb"]);
@@ -317,8 +367,8 @@ fn kill_all_ends_escaped_processes(support: &SandboxSupport) -> Result<(), Faile
     let code = task_root();
     let spec = spec(code.path(), &["escape"]);
     let (_, mut child, cgroup, log) = start(support, &spec)?;
-    // The init's first process leads the process group; wait until the
-    // program's child has left it.
+    // The host-side init (outside the cgroup) leads the process group that
+    // PID 1 and the program share; wait until the program's child left it.
     let group_of = |pid: i32| nix::unistd::getpgid(Some(nix::unistd::Pid::from_raw(pid))).ok();
     let init_pid = i32::try_from(child.id())?;
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -329,7 +379,7 @@ fn kill_all_ends_escaped_processes(support: &SandboxSupport) -> Result<(), Faile
             .copied()
             .filter(|pid| group_of(*pid) != group_of(init_pid))
             .collect();
-        if pids.len() == 4 && escaped.len() == 1 {
+        if pids.len() == 3 && escaped.len() == 1 {
             break (pids, escaped);
         }
         assert!(
@@ -392,6 +442,93 @@ fn init_failure_is_reported(support: &SandboxSupport) -> Result<(), Failed> {
         finished.log.trim(),
         "rayo sandbox: executing /var/task/missing: ENOENT: No such file or directory"
     );
+    Ok(())
+}
+
+fn mount_failure_is_reported(support: &SandboxSupport) -> Result<(), Failed> {
+    let code = task_root();
+    // Under target/, as a runtime path may not be under /tmp.
+    let runtime = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR"))?;
+    let gone = runtime.path().join("gone");
+    std::fs::create_dir(&gone)?;
+    let mut spec = spec(code.path(), &["exit", "0"]);
+    spec.runtime_ro_paths.push(gone.clone());
+    let finished = run_after(support, &spec, Duration::from_secs(20), || {
+        Ok(std::fs::remove_dir(&gone)?)
+    })?;
+    assert_eq!(finished.status.code(), Some(126));
+    let expected = format!(
+        "rayo sandbox: reading {}: No such file or directory (os error 2)",
+        gone.display()
+    );
+    assert_eq!(finished.log.trim(), expected, "one message, from PID 1");
+    Ok(())
+}
+
+/// A pyenv Python under root's 0700 home runs as the unprivileged user,
+/// through the 0755 directories the sandbox makes on the way to it.
+fn python_under_a_private_home(support: &SandboxSupport) -> Result<(), Failed> {
+    let Some(prefix) = std::fs::read_dir("/root/.pyenv/versions")
+        .into_iter()
+        .flatten()
+        .filter_map(|entry| Some(entry.ok()?.path()))
+        .filter(|path| path.join("bin/python3").exists())
+        .max()
+    else {
+        println!("no pyenv Python under /root/.pyenv/versions; nothing to check");
+        return Ok(());
+    };
+    let code = task_root();
+    let mut spec = spec(code.path(), &[]);
+    spec.program = prefix.join("bin/python3");
+    spec.args = vec![
+        "-c".to_string(),
+        "import os, sys, json; open('/tmp/x', 'w').write('y'); \
+         print(json.dumps([sys.prefix, sorted(os.listdir('/root')), os.getcwd()]))"
+            .to_string(),
+    ];
+    spec.runtime_ro_paths = vec![prefix.clone()];
+    let finished = run(support, &spec, Duration::from_secs(20))?;
+    assert!(
+        finished.status.success(),
+        "{:?}\n{}",
+        finished.status,
+        finished.log
+    );
+    let expected = format!("[\"{}\", [\".pyenv\"], \"/var/task\"]", prefix.display());
+    assert_eq!(finished.log.trim(), expected);
+    Ok(())
+}
+
+/// A cgroup left behind (as by a rayo that was killed) goes; one in use
+/// stays. Under a parent of its own, so the other tests' fresh cgroups are
+/// not touched.
+fn stale_cgroups_are_removed(support: &SandboxSupport) -> Result<(), Failed> {
+    let parent = PathBuf::from(format!("rayo-test-{}", std::process::id()));
+    let limits = rayo_sandbox::CgroupLimits::for_instance(64, 16, false);
+    let left_behind = Cgroup::create(support.cgroups(), &parent, "left-behind", &limits)?;
+    let dirs: Vec<PathBuf> = left_behind
+        .procs_files()
+        .iter()
+        .filter_map(|file| file.parent().map(PathBuf::from))
+        .collect();
+    std::mem::forget(left_behind);
+    let in_use = Cgroup::create(support.cgroups(), &parent, "in-use", &limits)?;
+    let mut sleeper = std::process::Command::new("/bin/sleep").arg("30").spawn()?;
+    for procs in in_use.procs_files() {
+        std::fs::write(procs, sleeper.id().to_string())?;
+    }
+
+    let n_removed = support.cgroups().remove_stale(&parent, Duration::ZERO);
+    assert_eq!(n_removed, dirs.len());
+    assert!(dirs.iter().all(|dir| !dir.exists()));
+    assert_eq!(in_use.pids()?, vec![i32::try_from(sleeper.id())?]);
+
+    in_use.remove()?;
+    let _ = sleeper.wait();
+    for dir in dirs {
+        let _ = std::fs::remove_dir(dir.parent().expect("parent"));
+    }
     Ok(())
 }
 

@@ -118,3 +118,31 @@ pub(crate) fn create_own(dir: &Path) -> io::Result<()> {
         io::Error::new(error.kind(), format!("creating {}: {error}", dir.display()))
     })
 }
+
+/// Removes the empty directories under `parent` in each of `mounts` last
+/// changed more than `min_age` ago; returns how many went.
+pub(crate) fn remove_stale(mounts: &[&Path], parent: &Path, min_age: Duration) -> usize {
+    let mut n_removed = 0;
+    let mut seen = Vec::new();
+    for mount in mounts {
+        let dir = mount.join(parent);
+        if seen.contains(&dir) {
+            continue;
+        }
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            let old_enough = entry
+                .metadata()
+                .and_then(|metadata| metadata.modified())
+                .ok()
+                .and_then(|modified| modified.elapsed().ok())
+                .is_some_and(|age| age > min_age);
+            let empty = pids(&path).is_ok_and(|pids| pids.is_empty());
+            if path.is_dir() && old_enough && empty && std::fs::remove_dir(&path).is_ok() {
+                n_removed += 1;
+            }
+        }
+        seen.push(dir);
+    }
+    n_removed
+}

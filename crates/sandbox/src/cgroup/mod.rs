@@ -172,10 +172,52 @@ impl Cgroup {
     }
 }
 
+impl CgroupFlavor {
+    /// Removes the empty instance cgroups under `parent` last changed more
+    /// than `min_age` ago: those left by a rayo that was killed. A cgroup in
+    /// use is never empty for long (the init joins it within milliseconds of
+    /// its creation), and one with processes cannot be removed. Returns how
+    /// many were removed.
+    pub fn remove_stale(&self, parent: &Path, min_age: std::time::Duration) -> usize {
+        let mounts: Vec<&Path> = match self {
+            CgroupFlavor::V1 { memory, cpu, pids } => vec![memory, cpu, pids],
+            CgroupFlavor::V2 { root } => vec![root],
+        };
+        fs::remove_stale(&mounts, parent, min_age)
+    }
+}
+
 impl Drop for Cgroup {
     fn drop(&mut self) {
         if !self.removed {
             let _ = self.kill_and_remove();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn removes_only_stale_empty_cgroups() {
+        let root = tempfile::tempdir().expect("temporary directory");
+        let parent = root.path().join("rayo");
+        std::fs::create_dir_all(parent.join("left-behind")).expect("stale");
+        std::fs::create_dir_all(parent.join("running")).expect("busy");
+        std::fs::write(parent.join("running/cgroup.procs"), "4242\n").expect("procs");
+        let flavor = CgroupFlavor::V2 {
+            root: root.path().to_path_buf(),
+        };
+        assert_eq!(
+            flavor.remove_stale(Path::new("rayo"), Duration::from_secs(3600)),
+            0
+        );
+        assert_eq!(flavor.remove_stale(Path::new("rayo"), Duration::ZERO), 1);
+        assert!(!parent.join("left-behind").exists());
+        assert!(parent.join("running").exists());
+        assert_eq!(flavor.remove_stale(Path::new("missing"), Duration::ZERO), 0);
     }
 }

@@ -128,3 +128,77 @@ impl CgroupV1 {
         result
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(path: &Path) -> String {
+        std::fs::read_to_string(path).unwrap_or_else(|error| panic!("{}: {error}", path.display()))
+    }
+
+    /// Plain files stand in for cgroupfs, with cpu and cpuacct mounted
+    /// together as many distributions do.
+    #[test]
+    fn makes_each_hierarchy_once_and_writes_limits() {
+        let root = tempfile::tempdir().expect("temporary directory");
+        let memory = root.path().join("memory");
+        let cpu = root.path().join("cpu,cpuacct");
+        let cgroup =
+            CgroupV1::create(&memory, &cpu, &cpu, Path::new("rayo"), "abc").expect("created");
+        assert_eq!(
+            cgroup.procs_files(),
+            vec![
+                memory.join("rayo/abc/cgroup.procs"),
+                cpu.join("rayo/abc/cgroup.procs")
+            ]
+        );
+        cgroup
+            .set_limits(&CgroupLimits::for_instance(512, 64, true))
+            .expect("limits");
+        let dir = |mount: &Path| mount.join("rayo/abc");
+        assert_eq!(
+            read(&dir(&memory).join("memory.limit_in_bytes")),
+            "536870912"
+        );
+        // No swap accounting in this tree: nothing written for it.
+        assert!(!dir(&memory).join("memory.memsw.limit_in_bytes").exists());
+        assert!(!cgroup.swap_capped());
+        assert_eq!(read(&dir(&cpu).join("pids.max")), "64");
+        assert_eq!(read(&dir(&cpu).join("cpu.shares")), "296");
+        assert_eq!(read(&dir(&cpu).join("cpu.cfs_quota_us")), "28942");
+        assert_eq!(read(&dir(&cpu).join("cpu.cfs_period_us")), "100000");
+        cgroup
+            .set_cpu(&CpuLimits::for_memory(512, false))
+            .expect("no quota");
+        assert_eq!(read(&dir(&cpu).join("cpu.cfs_quota_us")), "-1");
+
+        std::fs::write(dir(&memory).join("memory.max_usage_in_bytes"), "1048576\n").expect("usage");
+        assert_eq!(cgroup.peak_memory_bytes().expect("peak"), 1_048_576);
+        std::fs::write(
+            dir(&memory).join("memory.oom_control"),
+            "oom_kill_disable 0\nunder_oom 0\noom_kill 0\n",
+        )
+        .expect("oom_control");
+        assert!(!cgroup.oom_killed());
+        std::fs::write(
+            dir(&memory).join("memory.oom_control"),
+            "oom_kill_disable 0\nunder_oom 0\noom_kill 1\n",
+        )
+        .expect("oom_control");
+        assert!(cgroup.oom_killed());
+    }
+
+    #[test]
+    fn a_failed_creation_leaves_nothing() {
+        let root = tempfile::tempdir().expect("temporary directory");
+        let memory = root.path().join("memory");
+        let pids = root.path().join("pids");
+        // The pids cgroup is there already (a stale one).
+        std::fs::create_dir_all(pids.join("rayo/abc")).expect("stale");
+        let error = CgroupV1::create(&memory, &memory, &pids, Path::new("rayo"), "abc")
+            .expect_err("exists");
+        assert_eq!(error.kind(), io::ErrorKind::AlreadyExists);
+        assert!(!memory.join("rayo/abc").exists(), "undone");
+    }
+}

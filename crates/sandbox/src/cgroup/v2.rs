@@ -102,3 +102,91 @@ fn enable_controllers(dir: &Path) -> io::Result<()> {
     }
     fs::write(dir, "cgroup.subtree_control", &missing.join(" "))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cgroup::CgroupLimits;
+
+    fn read(path: &Path) -> String {
+        std::fs::read_to_string(path).unwrap_or_else(|error| panic!("{}: {error}", path.display()))
+    }
+
+    /// Plain files stand in for cgroupfs: what is written is what the
+    /// kernel would be told.
+    #[test]
+    fn delegates_controllers_and_writes_limits() {
+        let root = tempfile::tempdir().expect("temporary directory");
+        std::fs::write(root.path().join("cgroup.subtree_control"), "cpu io\n").expect("root file");
+        let parent = Path::new("rayo/pool");
+        // The kernel gives each new cgroup an empty cgroup.subtree_control.
+        for ancestor in ["rayo", "rayo/pool"] {
+            std::fs::create_dir(root.path().join(ancestor)).expect("ancestor");
+            std::fs::write(
+                root.path().join(ancestor).join("cgroup.subtree_control"),
+                "",
+            )
+            .expect("ancestor file");
+        }
+        let cgroup = CgroupV2::create(root.path(), parent, "abc").expect("created");
+        assert_eq!(
+            read(&root.path().join("cgroup.subtree_control")),
+            "+memory +pids"
+        );
+        assert_eq!(
+            read(&root.path().join("rayo/cgroup.subtree_control")),
+            "+memory +cpu +pids"
+        );
+        assert_eq!(
+            read(&root.path().join("rayo/pool/cgroup.subtree_control")),
+            "+memory +cpu +pids"
+        );
+        let dir = root.path().join("rayo/pool/abc");
+        assert_eq!(cgroup.procs_files(), vec![dir.join("cgroup.procs")]);
+
+        cgroup
+            .set_limits(&CgroupLimits::for_instance(128, 1024, true))
+            .expect("limits");
+        assert_eq!(read(&dir.join("memory.max")), "134217728");
+        assert_eq!(read(&dir.join("pids.max")), "1024");
+        assert_eq!(read(&dir.join("cpu.weight")), "7");
+        assert_eq!(read(&dir.join("cpu.max")), "7235 100000");
+
+        std::fs::write(dir.join("memory.current"), "4096\n").expect("current");
+        assert_eq!(cgroup.peak_memory_bytes().expect("peak"), 4096);
+        std::fs::write(dir.join("memory.peak"), "8192\n").expect("peak");
+        assert_eq!(cgroup.peak_memory_bytes().expect("peak"), 8192);
+
+        assert!(!cgroup.oom_killed());
+        std::fs::write(
+            dir.join("memory.events"),
+            "low 0\nhigh 0\nmax 3\noom 1\noom_kill 0\n",
+        )
+        .expect("events");
+        assert!(!cgroup.oom_killed());
+        std::fs::write(
+            dir.join("memory.events"),
+            "low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\n",
+        )
+        .expect("events");
+        assert!(cgroup.oom_killed());
+    }
+
+    #[test]
+    fn an_existing_instance_cgroup_is_an_error() {
+        let root = tempfile::tempdir().expect("temporary directory");
+        std::fs::write(
+            root.path().join("cgroup.subtree_control"),
+            "memory cpu pids",
+        )
+        .expect("root file");
+        std::fs::create_dir_all(root.path().join("rayo/abc")).expect("stale cgroup");
+        std::fs::write(
+            root.path().join("rayo/cgroup.subtree_control"),
+            "memory cpu pids",
+        )
+        .expect("file");
+        let error = CgroupV2::create(root.path(), Path::new("rayo"), "abc").expect_err("exists");
+        assert_eq!(error.kind(), io::ErrorKind::AlreadyExists);
+    }
+}

@@ -1,0 +1,21 @@
+//! End-to-end tests: every test starts a real `rayo server` (see the
+//! `rayo_tests` harness) and drives it with real clients: boto3 and the aws
+//! CLI from the shared virtualenv, and the `rayo` binary's own commands.
+//! Functions are real Python packages run by the host's Python 3.11.
+//!
+//! Build the server first: `cargo build -p rayo`, then
+//! `cargo nextest run -p rayo-tests`.
+
+mod aws_cli;
+mod failures;
+mod functions;
+mod lifecycle;
+mod logs;
+mod packages;
+mod permissions;
+mod provided;
+mod python_runtime;
+mod rayo_cli;
+mod runtimes;
+mod schedules;
+mod validation;
