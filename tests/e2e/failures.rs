@@ -5,7 +5,11 @@ use rayo_tests::Server;
 
 const SLEEPY: &str = r#"
         create("sleepy", {"app.py": '''
-import os, time
+import os, time, uuid
+
+# Each instance draws its own id at init (pids repeat: every sandbox starts
+# its program as the same pid).
+INSTANCE = uuid.uuid4().hex
 
 def handler(event, context):
     if event.get("sleep"):
@@ -15,7 +19,7 @@ def handler(event, context):
     if event.get("exit") is not None:
         print("exiting")
         os._exit(event["exit"])
-    return {"pid": os.getpid()}
+    return {"instance": INSTANCE}
 '''}, Timeout=1)
 "#;
 
@@ -44,7 +48,7 @@ fn a_timed_out_invocation_fails_and_the_next_one_works() {
 
         # The timed-out instance was ended; the next invocation cold-starts.
         after = invoke("sleepy", {})
-        assert isinstance(after.ok()["pid"], int), after
+        assert isinstance(after.ok()["instance"], str), after
         assert "\tInit Duration: " in after.log, after.log
         again = invoke("sleepy", {})
         assert again.ok() == after.ok(), "and then stays warm"
@@ -59,7 +63,7 @@ fn a_crashed_runtime_fails_the_invocation_and_is_replaced() {
         "{SLEEPY}{}",
         r#"
         first = invoke("sleepy", {})
-        pid = first.ok()["pid"]
+        instance = first.ok()["instance"]
 
         run = invoke("sleepy", {"exit": 3})
         assert run.status == 200 and run.error == "Unhandled", run
@@ -71,7 +75,7 @@ fn a_crashed_runtime_fails_the_invocation_and_is_replaced() {
         assert f"RequestId: {request_id} Error: Runtime exited with error: exit status 3" in run.log, run.log
 
         after = invoke("sleepy", {})
-        assert after.ok()["pid"] != pid, "a new instance serves the next invocation"
+        assert after.ok()["instance"] != instance, "a new instance serves the next invocation"
         assert "\tInit Duration: " in after.log, after.log
         assert server_healthy()
         "#

@@ -15,6 +15,7 @@ mod packages;
 mod permissions;
 mod provided;
 mod python_runtime;
+mod queues;
 mod rayo_cli;
 mod runtimes;
 mod schedules;

@@ -1,15 +1,17 @@
 //! rayo's edge: one listener, dispatched the way AWS's endpoints tell
 //! services apart. Dated `/20xx-xx-xx/` paths go to the Lambda API,
-//! `X-Amz-Target: Logs_20140328.*` to the Logs API, `/_rayo/` to rayo's own
-//! pages, and the rest will be S3.
+//! `X-Amz-Target: Logs_20140328.*` to the Logs API, `AWSEvents.*` to
+//! EventBridge, `/_rayo/` to rayo's own pages, and the rest will be S3.
 
 #![forbid(unsafe_code)]
 
 mod body;
 mod code_url;
 mod error;
+mod events;
 mod lambda;
 mod logs;
+mod sqs;
 
 use std::sync::Arc;
 
@@ -18,12 +20,14 @@ use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use rayo_core::Region;
-use rayo_core::store::{CodeStore, FunctionStore, LogStore};
+use rayo_core::queue::QueueStore;
+use rayo_core::store::{CodeStore, FunctionStore, LogStore, RuleStore};
 use rayo_invoker::Invoker;
 use rayo_runtimes::RuntimeCatalog;
 
 pub use code_url::CodeUrlSigner;
 pub use error::LambdaError;
+pub use sqs::QueueNotifier;
 
 /// Everything the APIs work with.
 #[derive(Debug, Clone)]
@@ -44,6 +48,14 @@ pub struct ApiState {
     pub code_urls: CodeUrlSigner,
     /// Concurrent executions allowed across all functions.
     pub account_concurrency: u32,
+    /// EventBridge rules and targets.
+    pub rules: Arc<dyn RuleStore>,
+    /// Wakes the scheduler after a rule changes.
+    pub rules_changed: Arc<tokio::sync::Notify>,
+    /// SQS queues and their messages.
+    pub queues: Arc<dyn QueueStore>,
+    /// Wakes SQS long polls when messages arrive.
+    pub queue_notifier: QueueNotifier,
 }
 
 /// The edge router: every API on one listener.
@@ -54,7 +66,21 @@ pub fn router(state: ApiState) -> Router {
         .route("/_rayo/health", get(|| async { "ok\n" }))
         .route("/_rayo/code/{file}", get(code_url::download))
         .fallback(dispatch_by_target)
+        .layer(axum::middleware::from_fn(request_id))
         .with_state(state)
+}
+
+/// Every AWS response carries a request id; handlers that know the id of
+/// the work they did (Invoke) set it themselves.
+async fn request_id(request: Request, next: axum::middleware::Next) -> Response {
+    let mut response = next.run(request).await;
+    if !response.headers().contains_key("x-amzn-requestid") {
+        let id = uuid::Uuid::new_v4().to_string();
+        if let Ok(value) = axum::http::HeaderValue::from_str(&id) {
+            response.headers_mut().insert("x-amzn-requestid", value);
+        }
+    }
+    response
 }
 
 /// Requests whose path does not name the service: JSON protocols say it in
@@ -70,6 +96,16 @@ async fn dispatch_by_target(State(state): State<Arc<ApiState>>, request: Request
             let operation = target["Logs_20140328.".len()..].to_string();
             logs::handle(state, operation, request).await
         }
+        Some(target) if target.starts_with("AmazonSQS.") => {
+            let operation = target["AmazonSQS.".len()..].to_string();
+            sqs::handle_json(state, operation, request).await
+        }
+        Some(target) if target.starts_with("AWSEvents.") => {
+            let operation = target["AWSEvents.".len()..].to_string();
+            events::handle(state, operation, request).await
+        }
+        // SQS's query protocol: `Action=` forms to `/` or a queue URL.
+        None if sqs::is_query_request(&request) => sqs::handle_query(state, request).await,
         _ => LambdaError::unknown_operation(request.method().as_str(), request.uri().path())
             .into_response(),
     }

@@ -11,7 +11,10 @@ pub mod function;
 pub mod invocation;
 pub mod limits;
 pub mod logs;
+pub mod queue;
+pub mod rule;
 pub mod runtime;
+pub mod schedule;
 pub mod store;
 pub mod validation;
 

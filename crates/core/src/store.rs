@@ -167,3 +167,53 @@ pub trait InvocationQueue: Send + Sync + std::fmt::Debug {
     /// When the earliest unleased invocation is due.
     fn next_due_ms(&self) -> Result<Option<i64>, StoreError>;
 }
+
+/// EventBridge rules and their targets, and where each scheduled rule's
+/// schedule stands (its next and last tick).
+pub trait RuleStore: Send + Sync + std::fmt::Debug {
+    /// Creates or replaces a rule (PutRule), keeping its targets. When the
+    /// schedule expression or the state changes, the rule's revision moves on
+    /// and its next tick is forgotten, for the scheduler to work out anew.
+    fn put_rule(&self, rule: &crate::rule::Rule) -> Result<(), StoreError>;
+    /// Reads a rule by name.
+    fn get_rule(&self, name: &str) -> Result<Option<crate::rule::Rule>, StoreError>;
+    /// Rules whose name starts with `prefix`, ordered by name, after `after`.
+    fn list_rules(
+        &self,
+        prefix: Option<&str>,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<crate::rule::Rule>, StoreError>;
+    /// Enables or disables a rule; returns whether it exists.
+    fn set_rule_state(&self, name: &str, state: crate::rule::RuleState)
+    -> Result<bool, StoreError>;
+    /// Deletes a rule that has no targets.
+    fn delete_rule(&self, name: &str) -> Result<crate::rule::DeleteRuleOutcome, StoreError>;
+    /// Adds targets to a rule, replacing those with the same ids, as long as
+    /// the rule keeps at most [`crate::rule::MAX_TARGETS_PER_RULE`].
+    fn put_targets(
+        &self,
+        rule_name: &str,
+        targets: &[crate::rule::RuleTarget],
+    ) -> Result<crate::rule::PutTargetsOutcome, StoreError>;
+    /// Removes targets by id (missing ids are no error); `false` when the
+    /// rule does not exist.
+    fn remove_targets(&self, rule_name: &str, ids: &[String]) -> Result<bool, StoreError>;
+    /// A rule's targets in the order they were added; `None` when the rule
+    /// does not exist.
+    fn list_targets(
+        &self,
+        rule_name: &str,
+    ) -> Result<Option<Vec<crate::rule::RuleTarget>>, StoreError>;
+    /// Every enabled rule with a schedule expression, with its targets.
+    fn scheduled_rules(&self) -> Result<Vec<crate::rule::ScheduledRule>, StoreError>;
+    /// Records a rule's ticks, if its revision is still `revision`; returns
+    /// whether it was written (a changed rule is worked out again instead).
+    fn record_ticks(
+        &self,
+        name: &str,
+        revision: i64,
+        last_fire_ms: Option<i64>,
+        next_fire_ms: Option<i64>,
+    ) -> Result<bool, StoreError>;
+}

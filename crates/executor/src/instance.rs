@@ -1,7 +1,7 @@
 //! One function instance: its process, its Runtime API listener and its log,
 //! from cold start through invocations to its end.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -21,7 +21,8 @@ use tokio::task::JoinHandle;
 use crate::logs::{DrainRequest, LogSink, log_timestamp, now_ms, read_pipe};
 use crate::runtime_api::{self, NextInvocation, RuntimeApiState, RuntimeEvent, RuntimeResult};
 use crate::{
-    ExecutorConfig, ExecutorError, InvocationOutcome, InvocationRequest, Report, format_report,
+    ExecutorConfig, ExecutorError, InvocationOutcome, InvocationRequest, Report, SandboxMode,
+    format_report,
 };
 
 /// A running instance.
@@ -38,6 +39,8 @@ pub(crate) struct Instance {
     server: JoinHandle<()>,
     log_reader: JoinHandle<()>,
     scratch_dir: PathBuf,
+    cgroup: Option<rayo_sandbox::Cgroup>,
+    cpu_quota: bool,
 }
 
 /// Why an instance did not become ready.
@@ -106,6 +109,27 @@ impl Instance {
         let tmp_dir = scratch_dir.join("tmp");
         std::fs::create_dir_all(&tmp_dir).map_err(start_error)?;
 
+        let sandbox = match &config.sandbox {
+            SandboxMode::Sandboxed(support) => Some(support.clone()),
+            SandboxMode::Unavailable(reason) => {
+                return Err(ExecutorError::SandboxUnavailable(reason.clone()));
+            }
+            SandboxMode::Disabled => {
+                tracing::warn!(
+                    function = %function.name,
+                    "starting an instance WITHOUT a sandbox (--insecure-no-sandbox): it can read and change anything this server's user can"
+                );
+                None
+            }
+        };
+        let uid = sandbox.as_ref().map(|_| next_sandbox_uid());
+        let paths = InstancePaths::new(
+            sandbox.is_some(),
+            &code_dir,
+            &tmp_dir,
+            config.catalog.runtime_dir(),
+        );
+
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .map_err(start_error)?;
@@ -114,9 +138,7 @@ impl Instance {
         let (events_sender, events) = mpsc::unbounded_channel();
         let api_state = Arc::new(RuntimeApiState::new(next_receiver, events_sender));
         let router = runtime_api::routes(api_state);
-        let server = tokio::spawn(async move {
-            let _ = axum::serve(listener, router).await;
-        });
+        let server = tokio::spawn(runtime_api::serve(listener, router, uid));
 
         let (program, args, path_head) = match &launch {
             Launch::Python {
@@ -137,7 +159,7 @@ impl Instance {
                 }
                 (
                     interpreter.executable.clone(),
-                    vec![bootstrap.display().to_string()],
+                    vec![paths.runtime_path(bootstrap).display().to_string()],
                     interpreter.executable.parent().map(PathBuf::from),
                 )
             }
@@ -152,7 +174,7 @@ impl Instance {
                     let _ = std::fs::remove_dir_all(&scratch_dir);
                     let message = format!(
                         "Couldn't find valid bootstrap(s): [{}/bootstrap /opt/bootstrap]",
-                        code_dir.display()
+                        paths.task_root.display()
                     );
                     return Ok(Err((
                         sink,
@@ -164,7 +186,7 @@ impl Instance {
                     )));
                 }
                 (
-                    bootstrap,
+                    paths.task_root.join("bootstrap"),
                     Vec::new(),
                     default_python
                         .as_ref()
@@ -177,20 +199,58 @@ impl Instance {
             config,
             function,
             &launch,
-            &code_dir,
-            &tmp_dir,
+            &paths,
             &api_address.to_string(),
             sink.stream(),
             path_head,
         );
-        let spec = ProcessSpec {
-            program,
-            args,
-            env,
-            cwd: code_dir,
-        };
         let (pipe_reader, pipe_writer) = std::io::pipe().map_err(start_error)?;
-        let command = rayo_sandbox::command(&spec, &pipe_writer).map_err(start_error)?;
+        let (command, cgroup) = match (&sandbox, uid) {
+            (Some(support), Some(uid)) => {
+                let mut runtime_ro_paths = Vec::new();
+                let interpreter = match &launch {
+                    Launch::Python { interpreter, .. } => Some(interpreter),
+                    Launch::Provided { default_python } => default_python.as_ref(),
+                };
+                if let Some(interpreter) = interpreter {
+                    runtime_ro_paths.extend(interpreter.install_dirs.iter().cloned());
+                }
+                let spec = rayo_sandbox::SandboxSpec {
+                    instance_id: instance_id.clone(),
+                    program,
+                    args,
+                    env,
+                    task_root: code_dir.clone(),
+                    runtime_ro_paths,
+                    opt_dir: None,
+                    runtime_dir: Some(config.catalog.runtime_dir().to_path_buf()),
+                    tmp_size_mb: function.ephemeral_storage_mb,
+                    memory_mb: function.memory_size,
+                    pids_max: PIDS_MAX,
+                    // Like Lambda, init runs unthrottled; the cap comes after.
+                    cpu_quota: false,
+                    uid,
+                    gid: uid,
+                    hostname: format!("rayo-{}", &instance_id[..12]),
+                };
+                let (command, cgroup) =
+                    rayo_sandbox::sandboxed_command(support, &spec, &pipe_writer)
+                        .map_err(|e| ExecutorError::Start(e.to_string()))?;
+                (command, Some(cgroup))
+            }
+            _ => {
+                let spec = ProcessSpec {
+                    program,
+                    args,
+                    env,
+                    cwd: code_dir,
+                };
+                (
+                    rayo_sandbox::command(&spec, &pipe_writer).map_err(start_error)?,
+                    None,
+                )
+            }
+        };
         let mut command = tokio::process::Command::from(command);
         command.kill_on_drop(true);
         let child = command.spawn().map_err(start_error)?;
@@ -212,6 +272,8 @@ impl Instance {
             server,
             log_reader,
             scratch_dir,
+            cgroup,
+            cpu_quota: config.cpu_quota,
         }))
     }
 
@@ -219,7 +281,15 @@ impl Instance {
     async fn wait_ready(&mut self, init_timeout: Duration) -> Result<(), InitFailure> {
         tokio::select! {
             event = self.events.recv() => match event {
-                Some(RuntimeEvent::Ready) => Ok(()),
+                Some(RuntimeEvent::Ready) => {
+                    if self.cpu_quota
+                        && let Some(cgroup) = &mut self.cgroup
+                        && let Err(error) = cgroup.set_cpu_quota(true)
+                    {
+                        tracing::warn!(%error, "could not cap an instance's CPU");
+                    }
+                    Ok(())
+                }
                 Some(RuntimeEvent::InitError { error_type, body }) => {
                     // The runtime exits after reporting; give it a moment to.
                     let _ = tokio::time::timeout(Duration::from_secs(1), self.child.wait()).await;
@@ -301,10 +371,15 @@ impl Instance {
                     Ok(RuntimeResult::ResponseTooLarge { size }) => {
                         status = Some("error");
                         error_type = Some("Function.ResponseSizeTooLarge".to_string());
-                        let message = format!(
-                            "Response payload size ({size} bytes) exceeded maximum allowed payload size ({} bytes).",
-                            rayo_core::limits::SYNC_PAYLOAD_MAX_BYTES
-                        );
+                        let limit = rayo_core::limits::SYNC_PAYLOAD_MAX_BYTES;
+                        let message = match size {
+                            Some(size) => format!(
+                                "Response payload size ({size} bytes) exceeded maximum allowed payload size ({limit} bytes)."
+                            ),
+                            None => format!(
+                                "Response payload size exceeded maximum allowed payload size ({limit} bytes)."
+                            ),
+                        };
                         (error_document("Function.ResponseSizeTooLarge", &message), Some("Unhandled".to_string()))
                     }
                     Err(_) => {
@@ -321,7 +396,11 @@ impl Instance {
                     self.sink.line(format!("RequestId: {request_id} Error: Runtime exited with error: {reason}"));
                     self.sink.line("Runtime.ExitError".to_string());
                     status = Some("error");
-                    error_type = Some("Runtime.ExitError".to_string());
+                    error_type = Some(if self.oom_killed() {
+                        "Runtime.OutOfMemory".to_string()
+                    } else {
+                        "Runtime.ExitError".to_string()
+                    });
                     let message = format!("RequestId: {request_id} Error: Runtime exited with error: {reason}");
                     (error_document("Runtime.ExitError", &message), Some("Unhandled".to_string()))
                 }
@@ -382,8 +461,15 @@ impl Instance {
         }
     }
 
-    /// Peak resident memory of the runtime process, in MB.
+    /// Peak memory of the instance, in MB: its cgroup's peak when sandboxed,
+    /// else the runtime process's peak resident size.
     fn max_memory_used_mb(&self) -> u64 {
+        if let Some(cgroup) = &self.cgroup {
+            return cgroup
+                .peak_memory_bytes()
+                .unwrap_or(0)
+                .div_ceil(1024 * 1024);
+        }
         let status =
             std::fs::read_to_string(format!("/proc/{}/status", self.pid)).unwrap_or_default();
         let kib = status
@@ -405,6 +491,15 @@ impl Instance {
         if self.pid > 0 {
             let _ = killpg(Pid::from_raw(self.pid), Signal::SIGKILL);
         }
+        if let Some(cgroup) = &self.cgroup {
+            // Processes that left the process group are still in the cgroup.
+            let _ = cgroup.kill_all();
+        }
+    }
+
+    /// Whether the kernel ended the instance for passing its memory limit.
+    fn oom_killed(&self) -> bool {
+        self.cgroup.as_ref().is_some_and(|c| c.oom_killed())
     }
 }
 
@@ -416,6 +511,15 @@ impl Drop for Instance {
         let _ = &self.log_reader;
         self.sink.flush();
         let _ = std::fs::remove_dir_all(&self.scratch_dir);
+        if let Some(cgroup) = self.cgroup.take() {
+            // Removing a cgroup waits for its processes to be gone.
+            match tokio::runtime::Handle::try_current() {
+                Ok(handle) => {
+                    handle.spawn_blocking(move || drop(cgroup));
+                }
+                Err(_) => drop(cgroup),
+            }
+        }
     }
 }
 
@@ -458,16 +562,49 @@ fn report_init_failure(
     }
 }
 
-#[expect(
-    clippy::too_many_arguments,
-    reason = "one call site; each is a distinct input"
-)]
+/// Where an instance sees its files: Lambda's paths inside a sandbox, the
+/// host's paths without one.
+#[derive(Debug)]
+struct InstancePaths {
+    task_root: PathBuf,
+    tmp_dir: Option<PathBuf>,
+    host_runtime_dir: PathBuf,
+    runtime_dir: PathBuf,
+}
+
+impl InstancePaths {
+    fn new(sandboxed: bool, code_dir: &Path, tmp_dir: &Path, runtime_dir: &Path) -> InstancePaths {
+        if sandboxed {
+            InstancePaths {
+                task_root: PathBuf::from("/var/task"),
+                tmp_dir: None,
+                host_runtime_dir: runtime_dir.to_path_buf(),
+                runtime_dir: PathBuf::from("/var/runtime"),
+            }
+        } else {
+            InstancePaths {
+                task_root: code_dir.to_path_buf(),
+                tmp_dir: Some(tmp_dir.to_path_buf()),
+                host_runtime_dir: runtime_dir.to_path_buf(),
+                runtime_dir: runtime_dir.to_path_buf(),
+            }
+        }
+    }
+
+    /// A path under the host's runtime directory, as the instance sees it.
+    fn runtime_path(&self, host_path: &Path) -> PathBuf {
+        match host_path.strip_prefix(&self.host_runtime_dir) {
+            Ok(relative) => self.runtime_dir.join(relative),
+            Err(_) => host_path.to_path_buf(),
+        }
+    }
+}
+
 fn instance_environment(
     config: &ExecutorConfig,
     function: &FunctionConfig,
     launch: &Launch,
-    code_dir: &std::path::Path,
-    tmp_dir: &std::path::Path,
+    paths: &InstancePaths,
     runtime_api: &str,
     log_stream: &str,
     path_head: Option<PathBuf>,
@@ -488,8 +625,14 @@ fn instance_environment(
     set("PATH", path);
     set("LANG", "en_US.UTF-8".to_string());
     set("TZ", ":UTC".to_string());
-    set("TMPDIR", tmp_dir.display().to_string());
-    set("LAMBDA_TASK_ROOT", code_dir.display().to_string());
+    if let Some(tmp_dir) = &paths.tmp_dir {
+        set("TMPDIR", tmp_dir.display().to_string());
+    }
+    set("LAMBDA_TASK_ROOT", paths.task_root.display().to_string());
+    set(
+        "LAMBDA_RUNTIME_DIR",
+        paths.runtime_dir.display().to_string(),
+    );
     set("_HANDLER", function.handler.clone());
     set("AWS_LAMBDA_RUNTIME_API", runtime_api.to_string());
     set("AWS_LAMBDA_FUNCTION_NAME", function.name.clone());
@@ -512,26 +655,30 @@ fn instance_environment(
     set("AWS_DEFAULT_REGION", region.clone());
     set("AWS_ACCESS_KEY_ID", config.access_key_id.clone());
     set("AWS_SECRET_ACCESS_KEY", config.secret_access_key.clone());
-    set("AWS_SESSION_TOKEN", String::new());
     set("AWS_ENDPOINT_URL", config.endpoint_url.clone());
-    if let Launch::Python {
-        bootstrap,
-        extra_paths,
-        ..
-    } = launch
-    {
+    if let Launch::Python { extra_paths, .. } = launch {
         set("PYTHONUNBUFFERED", "1".to_string());
-        if let Some(dir) = bootstrap.parent() {
-            set("LAMBDA_RUNTIME_DIR", dir.display().to_string());
-        }
-        let extra = std::env::join_paths(extra_paths)
+        let extra: Vec<PathBuf> = extra_paths.iter().map(|p| paths.runtime_path(p)).collect();
+        let extra = std::env::join_paths(extra)
             .map(|p| p.to_string_lossy().into_owned())
             .unwrap_or_default();
         set("_RAYO_RUNTIME_PATH", extra);
     }
-    // An empty session token is not a token; leave it out.
-    env.retain(|(k, v)| !(k == "AWS_SESSION_TOKEN" && v.is_empty()));
     env
+}
+
+/// Processes and threads one instance may have, as on Lambda.
+const PIDS_MAX: u32 = 1024;
+
+/// A distinct unprivileged uid (and gid) per instance, so that instances
+/// cannot touch each other's processes or files, and the Runtime API can
+/// tell whose connection it is.
+fn next_sandbox_uid() -> u32 {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    const FIRST: u32 = 200_000;
+    const COUNT: u32 = 60_000;
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    FIRST + NEXT.fetch_add(1, Ordering::Relaxed) % COUNT
 }
 
 fn is_executable(path: &std::path::Path) -> bool {

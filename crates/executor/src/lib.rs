@@ -51,6 +51,24 @@ pub struct ExecutorConfig {
     pub code_store: Arc<dyn CodeStore>,
     /// Where logs go.
     pub log_store: Arc<dyn LogStore>,
+    /// How instances are isolated.
+    pub sandbox: SandboxMode,
+    /// Whether an instance's CPU is capped in proportion to its memory once
+    /// it has initialized (1,769 MB = one vCPU), as on Lambda. Without it,
+    /// CPU is only weighted by memory when instances compete.
+    pub cpu_quota: bool,
+}
+
+/// How instances are isolated.
+#[derive(Debug, Clone)]
+pub enum SandboxMode {
+    /// Every instance in its own sandbox.
+    Sandboxed(Arc<rayo_sandbox::SandboxSupport>),
+    /// The host lacks what the sandbox needs: instances are refused, with
+    /// this explanation.
+    Unavailable(Arc<str>),
+    /// Instances run as plain processes (`--insecure-no-sandbox`).
+    Disabled,
 }
 
 /// One synchronous invocation to run.
@@ -120,6 +138,10 @@ pub enum ExecutorError {
     /// An instance could not be started.
     #[error("could not start an instance: {0}")]
     Start(String),
+    /// Instances cannot be isolated on this host and rayo will not run them
+    /// unisolated unless told to.
+    #[error("{0}")]
+    SandboxUnavailable(Arc<str>),
     /// A concurrency limit is reached.
     #[error("Rate Exceeded.")]
     Throttled(ThrottleReason),

@@ -8,14 +8,22 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::Router;
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use http_body_util::BodyExt;
+use hyper_util::rt::TokioIo;
+use hyper_util::service::TowerToHyperService;
 use rayo_core::limits::SYNC_PAYLOAD_MAX_BYTES;
+use std::net::{SocketAddr, SocketAddrV4};
 use std::sync::Arc;
+use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
+
+/// How much of an oversized response is counted before giving up on its size.
+const DRAIN_MAX_BYTES: usize = 256 * 1024 * 1024;
 
 /// An invocation handed to the runtime by `next`.
 #[derive(Debug)]
@@ -34,8 +42,13 @@ pub(crate) struct NextInvocation {
 #[derive(Debug)]
 pub(crate) enum RuntimeResult {
     Response(Bytes),
-    Error { body: Bytes },
-    ResponseTooLarge { size: usize },
+    Error {
+        body: Bytes,
+    },
+    /// The response passed the payload limit; its size, when it was counted.
+    ResponseTooLarge {
+        size: Option<usize>,
+    },
 }
 
 /// Lifecycle signals from the runtime.
@@ -86,8 +99,9 @@ pub(crate) fn routes(state: Arc<RuntimeApiState>) -> Router {
             post(error),
         )
         .route("/2018-06-01/runtime/init/error", post(init_error))
-        // Bodies up to the limit are read; the response handler reports larger ones.
-        .layer(DefaultBodyLimit::max(SYNC_PAYLOAD_MAX_BYTES + 1024 * 1024))
+        // The response handler enforces the payload limit itself, so that
+        // the waiting invocation learns of it.
+        .layer(DefaultBodyLimit::disable())
         .fallback(|| async {
             runtime_error(
                 StatusCode::NOT_FOUND,
@@ -149,21 +163,52 @@ async fn next(State(state): State<Arc<RuntimeApiState>>) -> Response {
 async fn response(
     State(state): State<Arc<RuntimeApiState>>,
     Path(request_id): Path<String>,
-    body: Bytes,
+    body: Body,
 ) -> Response {
     let Some(result) = take_in_flight(&state, &request_id) else {
         return invalid_request_id();
     };
-    if body.len() > SYNC_PAYLOAD_MAX_BYTES {
-        let _ = result.send(RuntimeResult::ResponseTooLarge { size: body.len() });
-        return runtime_error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "RequestEntityTooLarge",
-            &format!("Exceeded maximum allowed payload size ({SYNC_PAYLOAD_MAX_BYTES} bytes)."),
-        );
+    // Up to the limit the body is kept; past it, it is only counted, so
+    // that the error can say how large the response was.
+    let mut body = body;
+    let mut kept = Vec::new();
+    let mut size = 0usize;
+    while let Some(frame) = body.frame().await {
+        let Ok(frame) = frame else {
+            // The runtime went away mid-response; the instance's exit is
+            // what the invocation will report.
+            return runtime_error(StatusCode::BAD_REQUEST, "InvalidRequest", "incomplete body");
+        };
+        let Ok(frame) = frame.into_data() else {
+            continue;
+        };
+        size += frame.len();
+        if size <= SYNC_PAYLOAD_MAX_BYTES {
+            kept.extend_from_slice(&frame);
+        } else if size > DRAIN_MAX_BYTES {
+            break;
+        }
     }
-    let _ = result.send(RuntimeResult::Response(body));
+    if size > SYNC_PAYLOAD_MAX_BYTES {
+        let size = (size <= DRAIN_MAX_BYTES).then_some(size);
+        let _ = result.send(RuntimeResult::ResponseTooLarge { size });
+        return too_large();
+    }
+    let _ = result.send(RuntimeResult::Response(Bytes::from(kept)));
     accepted()
+}
+
+fn too_large() -> Response {
+    let mut response = runtime_error(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "RequestEntityTooLarge",
+        &format!("Exceeded maximum allowed payload size ({SYNC_PAYLOAD_MAX_BYTES} bytes)."),
+    );
+    // The rest of the body is not read, so the connection cannot be reused.
+    response
+        .headers_mut()
+        .insert("connection", HeaderValue::from_static("close"));
+    response
 }
 
 async fn error(
@@ -242,4 +287,80 @@ fn runtime_error(status: StatusCode, error_type: &str, message: &str) -> Respons
         body.to_string(),
     )
         .into_response()
+}
+
+/// Serves one instance's Runtime API. When the instance is sandboxed under
+/// its own uid, a connection is served only if that uid owns its socket, so
+/// no other instance can take or answer this one's invocations.
+pub(crate) async fn serve(listener: TcpListener, router: Router, instance_uid: Option<u32>) {
+    let Ok(local) = listener.local_addr() else {
+        return;
+    };
+    loop {
+        let Ok((stream, peer)) = listener.accept().await else {
+            continue;
+        };
+        if let Some(uid) = instance_uid {
+            let owner = tokio::task::spawn_blocking(move || socket_owner_uid(peer, local))
+                .await
+                .ok()
+                .flatten();
+            if owner != Some(uid) {
+                tracing::warn!(%peer, ?owner, expected = uid, "refused a Runtime API connection from outside the instance");
+                continue;
+            }
+        }
+        let service = TowerToHyperService::new(router.clone());
+        tokio::spawn(async move {
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+/// The uid owning the loopback TCP socket `peer` connected to `local`, from
+/// the kernel's socket table.
+fn socket_owner_uid(peer: SocketAddr, local: SocketAddr) -> Option<u32> {
+    let (SocketAddr::V4(peer), SocketAddr::V4(local)) = (peer, local) else {
+        return None;
+    };
+    let table = std::fs::read_to_string("/proc/net/tcp").ok()?;
+    owner_in_table(&table, peer, local)
+}
+
+fn owner_in_table(table: &str, peer: SocketAddrV4, local: SocketAddrV4) -> Option<u32> {
+    // Addresses are the IPv4 address as a native-endian u32 in hex, then the port.
+    let encode = |addr: SocketAddrV4| {
+        format!(
+            "{:08X}:{:04X}",
+            u32::from_ne_bytes(addr.ip().octets()),
+            addr.port()
+        )
+    };
+    let (peer, local) = (encode(peer), encode(local));
+    table.lines().skip(1).find_map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        (fields.get(1) == Some(&peer.as_str()) && fields.get(2) == Some(&local.as_str()))
+            .then(|| fields.get(7)?.parse().ok())
+            .flatten()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_the_owner_of_a_connection() {
+        let table = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n   0: 0100007F:A1B2 0100007F:1F90 01 00000000:00000000 00:00000000 00000000 200007        0 12345 1 0000000000000000 20 4 30 10 -1\n   1: 0100007F:1F90 0100007F:A1B2 01 00000000:00000000 00:00000000 00000000     0        0 12346 1 0000000000000000 20 4 30 10 -1\n";
+        let peer: SocketAddrV4 = "127.0.0.1:41394".parse().unwrap();
+        let local: SocketAddrV4 = "127.0.0.1:8080".parse().unwrap();
+        if cfg!(target_endian = "little") {
+            assert_eq!(owner_in_table(table, peer, local), Some(200_007));
+            assert_eq!(owner_in_table(table, local, peer), Some(0));
+        }
+        let other: SocketAddrV4 = "127.0.0.1:1".parse().unwrap();
+        assert_eq!(owner_in_table(table, other, local), None);
+    }
 }

@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 mod dispatcher;
+mod scheduler;
 
 use std::sync::Arc;
 
@@ -17,6 +18,7 @@ use tokio::sync::Notify;
 pub use dispatcher::{AsyncDispatcher, AsyncOptions};
 use rayo_core::{FunctionConfig, FunctionRecord, FunctionRef, LATEST, Region};
 use rayo_executor::{Executor, ExecutorError, InvocationOutcome, InvocationRequest};
+pub use scheduler::{ScheduleOptions, Scheduler};
 use thiserror::Error;
 
 /// One synchronous invocation as a caller asks for it.

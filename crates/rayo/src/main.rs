@@ -32,6 +32,14 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // A sandboxed instance starts as this binary re-executed; it must take
+    // over before anything else runs (no threads, no open files).
+    if std::env::args_os()
+        .nth(1)
+        .is_some_and(|arg| arg == "__sandbox-init")
+    {
+        rayo_sandbox::init_main();
+    }
     let cli = Cli::parse();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -23,6 +23,10 @@ pub struct PythonInterpreter {
     pub executable: PathBuf,
     /// Whether `import boto3` works with this interpreter as installed.
     pub has_boto3: bool,
+    /// The directories the interpreter needs (its prefix, a virtualenv's base
+    /// installation, the real location of its executable): a sandbox shows
+    /// them read-only at the same paths.
+    pub install_dirs: Vec<PathBuf>,
 }
 
 /// What to do when a function asks for a Python version the host lacks.
@@ -159,7 +163,17 @@ impl RuntimeCatalog {
             fallback,
             bootstrap_py,
             support_dir: runtime_dir.join("site-packages"),
+            // `runtime_dir()` relies on this layout.
         })
+    }
+
+    /// The directory holding the built-in runtime's files (the bootstrap and
+    /// the packages rayo adds); a sandbox shows it at `/var/runtime`.
+    pub fn runtime_dir(&self) -> &Path {
+        self.bootstrap_py
+            .parent()
+            .and_then(Path::parent)
+            .expect("the bootstrap lives in <runtime dir>/python/")
     }
 
     /// The interpreters found.
@@ -265,7 +279,7 @@ impl fmt::Display for PythonInterpreter {
 /// it is missing or is not a working interpreter (pyenv shims for versions
 /// that are not selected exit with an error).
 fn probe_python(program: &str) -> Option<PythonInterpreter> {
-    const PROBE: &str = "import sys, importlib.util as u\nprint(sys.executable)\nprint('%d.%d.%d' % sys.version_info[:3])\nprint(u.find_spec('boto3') is not None)";
+    const PROBE: &str = "import os, sys, importlib.util as u\nprint(sys.executable)\nprint('%d.%d.%d' % sys.version_info[:3])\nprint(u.find_spec('boto3') is not None)\nprint(sys.prefix)\nprint(sys.base_prefix)\nprint(os.path.dirname(os.path.realpath(sys.executable)))";
     let output = Command::new(program)
         .args(["-I", "-c", PROBE])
         .output()
@@ -278,6 +292,12 @@ fn probe_python(program: &str) -> Option<PythonInterpreter> {
     let executable = PathBuf::from(lines.next()?);
     let version = lines.next()?.to_string();
     let has_boto3 = lines.next()? == "True";
+    let mut install_dirs: Vec<PathBuf> = lines
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .collect();
+    install_dirs.sort();
+    install_dirs.dedup();
     let minor = version.split('.').nth(1)?.parse().ok()?;
     if version.split('.').next()? != "3" || !executable.is_absolute() {
         return None;
@@ -287,6 +307,7 @@ fn probe_python(program: &str) -> Option<PythonInterpreter> {
         version,
         executable,
         has_boto3,
+        install_dirs,
     })
 }
 
@@ -300,6 +321,7 @@ mod tests {
             version: format!("3.{minor}.0"),
             executable: PathBuf::from(format!("/usr/bin/python3.{minor}")),
             has_boto3: true,
+            install_dirs: vec![PathBuf::from("/usr")],
         }
     }
 

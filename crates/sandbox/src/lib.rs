@@ -136,6 +136,9 @@ pub struct SandboxSpec {
     /// The host directory with the merged layers, read-only at `/opt`;
     /// without one `/opt` is empty.
     pub opt_dir: Option<PathBuf>,
+    /// A host directory with the runtime's own files, read-only at
+    /// `/var/runtime` (where Lambda keeps its runtime).
+    pub runtime_dir: Option<PathBuf>,
     /// The size of `/tmp` (Lambda's EphemeralStorage). Pages written there
     /// are memory and count against `memory_mb` too.
     pub tmp_size_mb: u32,
@@ -341,6 +344,7 @@ mod tests {
             task_root: std::env::temp_dir(),
             runtime_ro_paths: Vec::new(),
             opt_dir: None,
+            runtime_dir: None,
             tmp_size_mb: 512,
             memory_mb: 128,
             pids_max: 1024,

@@ -21,7 +21,10 @@ pub(crate) const TASK_ROOT: &str = "/var/task";
 
 /// Paths the plan itself fills; a runtime path may be neither one of them,
 /// nor below one, nor above one.
-const RESERVED: [&str; 5] = [TASK_ROOT, "/opt", "/tmp", "/proc", "/dev"];
+const RESERVED: [&str; 6] = [TASK_ROOT, RUNTIME_DIR, "/opt", "/tmp", "/proc", "/dev"];
+
+/// Where a spec's `runtime_dir` appears inside the sandbox.
+pub(crate) const RUNTIME_DIR: &str = "/var/runtime";
 
 /// Device nodes bound from the host when it has them; `null` is required.
 const DEVICES: [&str; 6] = ["null", "zero", "full", "random", "urandom", "tty"];
@@ -125,6 +128,12 @@ pub(crate) fn build(
         source: real_path(&spec.task_root),
         target: PathBuf::from(TASK_ROOT),
     });
+    if let Some(runtime_dir) = &spec.runtime_dir {
+        ops.push(MountOp::BindReadOnly {
+            source: real_path(runtime_dir),
+            target: PathBuf::from(RUNTIME_DIR),
+        });
+    }
     ops.push(match &spec.opt_dir {
         Some(opt_dir) => MountOp::BindReadOnly {
             source: real_path(opt_dir),
@@ -525,6 +534,7 @@ mod tests {
             task_root: PathBuf::from("/data/code/1234"),
             runtime_ro_paths: Vec::new(),
             opt_dir: None,
+            runtime_dir: None,
             tmp_size_mb: 512,
             memory_mb: 128,
             pids_max: 1024,

@@ -88,6 +88,7 @@ fn spec(task_root: &Path, args: &[&str]) -> SandboxSpec {
         task_root: task_root.to_path_buf(),
         runtime_ro_paths: vec![exe],
         opt_dir: None,
+        runtime_dir: None,
         tmp_size_mb: 16,
         memory_mb: 256,
         pids_max: 256,

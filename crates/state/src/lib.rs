@@ -2,8 +2,8 @@
 //! schema migrations that keep them readable across versions.
 //!
 //! [`SqliteState`] is the one type; it implements
-//! [`rayo_core::store::FunctionStore`], [`rayo_core::store::LogStore`] and
-//! [`rayo_core::store::InvocationQueue`].
+//! [`rayo_core::store::FunctionStore`], [`rayo_core::store::LogStore`],
+//! [`rayo_core::store::InvocationQueue`] and [`rayo_core::store::RuleStore`].
 //! All of rayo's SQL lives in this crate.
 
 #![forbid(unsafe_code)]
@@ -12,6 +12,8 @@ mod db;
 mod functions;
 mod invocations;
 mod logs;
+mod queues;
+mod rules;
 mod schema;
 
 pub use db::{SqliteState, StateError};

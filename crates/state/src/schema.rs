@@ -17,6 +17,8 @@ const MIGRATION_LIST: &[M<'static>] = &[
     M::up(V2_RESERVED_CONCURRENCY),
     M::up(V3_ASYNC_INVOCATIONS),
     M::up(V4_EVENT_INVOKE_CONFIG),
+    M::up(V5_RULES),
+    M::up(V6_QUEUES),
 ];
 
 /// Version 1: functions with their `$LATEST` configuration, and logs.
@@ -116,6 +118,90 @@ const V4_EVENT_INVOKE_CONFIG: &str = r#"
 ALTER TABLE functions ADD COLUMN event_invoke_config TEXT CHECK (json_valid(event_invoke_config));
 "#;
 
+/// Version 5: EventBridge rules and their targets. `revision` moves on when
+/// a rule's schedule or state changes, and `next_fire_ms` is then cleared:
+/// the scheduler writes a rule's ticks only if the revision it read is still
+/// current. Targets keep the order they were added in by their rowid, which
+/// an upsert keeps.
+const V5_RULES: &str = r#"
+CREATE TABLE rules (
+    name                TEXT PRIMARY KEY NOT NULL,
+    schedule_expression TEXT,
+    event_pattern       TEXT,
+    state               TEXT NOT NULL,
+    description         TEXT,
+    role_arn            TEXT,
+    created_ms          INTEGER NOT NULL,
+    revision            INTEGER NOT NULL DEFAULT 0,
+    last_fire_ms        INTEGER,
+    next_fire_ms        INTEGER
+) STRICT;
+
+CREATE TABLE rule_targets (
+    rule_name TEXT NOT NULL REFERENCES rules (name) ON DELETE CASCADE,
+    id        TEXT NOT NULL,
+    arn       TEXT NOT NULL,
+    input     TEXT,
+    PRIMARY KEY (rule_name, id)
+) STRICT;
+"#;
+
+/// Version 6: SQS queues and their messages.
+///
+/// A queue's attributes are a JSON object of SQS's attribute names and
+/// string values, read with defaults for any that are missing. A message's
+/// `visible_ms` is when it may next be received, as an absolute time, so a
+/// delay or a visibility timeout survives a restart; `receive_count > 0`
+/// tells a message in flight from a delayed one. `receive_id` is the random
+/// id of the latest receive, which a receipt handle must carry to act on the
+/// message. `seq` (AUTOINCREMENT, never reused) orders FIFO queues and a
+/// message keeps it when a redrive policy moves it to a dead-letter queue.
+/// `queue_deduplication` remembers FIFO deduplication ids for five minutes,
+/// after their messages are deleted too; `scope` is the message group when
+/// deduplication is per group, and empty otherwise.
+const V6_QUEUES: &str = r#"
+CREATE TABLE queues (
+    name             TEXT PRIMARY KEY NOT NULL,
+    attributes       TEXT NOT NULL CHECK (json_valid(attributes)),
+    tags             TEXT NOT NULL CHECK (json_valid(tags)),
+    created_ms       INTEGER NOT NULL,
+    last_modified_ms INTEGER NOT NULL,
+    purged_ms        INTEGER
+) STRICT;
+
+CREATE TABLE queue_messages (
+    seq                    INTEGER PRIMARY KEY AUTOINCREMENT,
+    queue_name             TEXT NOT NULL REFERENCES queues (name) ON DELETE CASCADE,
+    message_id             TEXT NOT NULL,
+    body                   TEXT NOT NULL,
+    attributes             TEXT CHECK (json_valid(attributes)),
+    system_attributes      TEXT CHECK (json_valid(system_attributes)),
+    group_id               TEXT,
+    deduplication_id       TEXT,
+    sent_ms                INTEGER NOT NULL,
+    visible_ms             INTEGER NOT NULL,
+    receive_count          INTEGER NOT NULL DEFAULT 0,
+    first_receive_ms       INTEGER,
+    receive_id             TEXT,
+    dead_letter_source_arn TEXT
+) STRICT;
+
+CREATE INDEX queue_messages_visible ON queue_messages (queue_name, visible_ms);
+CREATE INDEX queue_messages_sent ON queue_messages (queue_name, sent_ms);
+CREATE INDEX queue_messages_group ON queue_messages (queue_name, group_id, visible_ms)
+    WHERE group_id IS NOT NULL;
+
+CREATE TABLE queue_deduplication (
+    queue_name       TEXT NOT NULL REFERENCES queues (name) ON DELETE CASCADE,
+    scope            TEXT NOT NULL,
+    deduplication_id TEXT NOT NULL,
+    message_id       TEXT NOT NULL,
+    seq              INTEGER NOT NULL,
+    expires_ms       INTEGER NOT NULL,
+    PRIMARY KEY (queue_name, scope, deduplication_id)
+) STRICT;
+"#;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -127,6 +213,6 @@ mod tests {
 
     #[test]
     fn schema_version_counts_migrations() {
-        assert_eq!(SCHEMA_VERSION, 4);
+        assert_eq!(SCHEMA_VERSION, 6);
     }
 }

@@ -94,15 +94,20 @@ pub(crate) async fn invoke(
         let request_id = state.invoker.invoke_async(request).map_err(invoke_error)?;
         return Ok(accepted(&request_id, Bytes::new()));
     }
+    let request_id = uuid::Uuid::new_v4().to_string();
     let request = InvokeRequest {
         function,
         payload,
         client_context,
-        request_id: None,
+        request_id: Some(request_id.clone()),
     };
     let outcome = state.invoker.invoke(request).await.map_err(invoke_error)?;
     let mut response = (StatusCode::OK, outcome.payload).into_response();
     let response_headers = response.headers_mut();
+    // Callers find the invocation's log lines by this id.
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        response_headers.insert("x-amzn-requestid", value);
+    }
     response_headers.insert("content-type", HeaderValue::from_static("application/json"));
     if let Ok(version) = HeaderValue::from_str(&outcome.executed_version) {
         response_headers.insert("x-amz-executed-version", version);
@@ -209,6 +214,9 @@ fn invoke_error(error: InvokeError) -> LambdaError {
         InvokeError::Store(error) => error.into(),
         InvokeError::Executor(ExecutorError::RuntimeUnavailable(error)) => {
             LambdaError::invalid_parameter(error.to_string())
+        }
+        InvokeError::Executor(ExecutorError::SandboxUnavailable(reason)) => {
+            LambdaError::service(reason.to_string())
         }
         InvokeError::Executor(ExecutorError::Throttled(reason)) => {
             LambdaError::throttled(reason.as_str())

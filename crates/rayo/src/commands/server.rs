@@ -8,13 +8,14 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use rand::RngCore;
-use rayo_api::{ApiState, CodeUrlSigner};
+use rayo_api::{ApiState, CodeUrlSigner, QueueNotifier};
 use rayo_blobs::FsCodeStore;
 use rayo_core::Region;
 use rayo_core::invocation::AsyncRetryPolicy;
-use rayo_core::store::{CodeStore, FunctionStore, InvocationQueue, LogStore};
-use rayo_executor::{Executor, ExecutorConfig};
-use rayo_invoker::{AsyncDispatcher, AsyncOptions, Invoker};
+use rayo_core::queue::QueueStore;
+use rayo_core::store::{CodeStore, FunctionStore, InvocationQueue, LogStore, RuleStore};
+use rayo_executor::{Executor, ExecutorConfig, SandboxMode};
+use rayo_invoker::{AsyncDispatcher, AsyncOptions, Invoker, ScheduleOptions, Scheduler};
 use rayo_runtimes::{PythonFallback, RuntimeCatalog};
 use rayo_state::SqliteState;
 use tokio::signal::unix::{SignalKind, signal};
@@ -55,12 +56,36 @@ pub(crate) struct ServerArgs {
     #[arg(long, env = "RAYO_ASYNC_RETRY_DELAY", default_value_t = 60.0)]
     async_retry_delay: f64,
 
+    /// Run instances as plain processes of this server's user, without
+    /// namespaces, cgroups, seccomp or a separate user. Anything a function
+    /// does, this user does. Every instance start logs a warning.
+    #[arg(long, env = "RAYO_INSECURE_NO_SANDBOX")]
+    insecure_no_sandbox: bool,
+
+    /// Cap each instance's CPU in proportion to its memory once it has
+    /// initialized (1,769 MB = one vCPU), as Lambda does. Without it, CPU is
+    /// shared by weight (also proportional to memory) only when instances
+    /// compete.
+    #[arg(long, env = "RAYO_CPU_QUOTA")]
+    cpu_quota: bool,
+
     /// What to do when a function asks for a Python version this host lacks:
     /// `refuse` (CreateFunction fails), `newest` (run it on the newest
     /// installed Python) or a version such as `3.11`. A substitution is
     /// written to the function's log at every cold start.
     #[arg(long, env = "RAYO_PYTHON_FALLBACK", default_value = "refuse")]
     python_fallback: PythonFallback,
+
+    /// For tests only: run the schedules' clock this many times faster than
+    /// real time (at 60, `rate(1 minute)` fires every second). Event times
+    /// then run ahead of the wall clock.
+    #[arg(
+        long,
+        env = "RAYO_SCHEDULE_TIME_SCALE",
+        default_value_t = 1.0,
+        hide = true
+    )]
+    schedule_time_scale: f64,
 }
 
 pub(crate) async fn run(args: ServerArgs) -> anyhow::Result<ExitCode> {
@@ -125,9 +150,7 @@ pub(crate) async fn run(args: ServerArgs) -> anyhow::Result<ExitCode> {
     if catalog.interpreters().next().is_none() {
         tracing::warn!("no Python 3 interpreter found on PATH: python functions cannot run");
     }
-    tracing::warn!(
-        "instances run as plain processes of this user: no namespaces, cgroups or seccomp isolate them yet"
-    );
+    let sandbox = sandbox_mode(args.insecure_no_sandbox);
 
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
@@ -158,6 +181,8 @@ pub(crate) async fn run(args: ServerArgs) -> anyhow::Result<ExitCode> {
         catalog: catalog.clone(),
         code_store: code.clone(),
         log_store: logs.clone(),
+        sandbox,
+        cpu_quota: args.cpu_quota,
     });
     let total_reserved: u32 = functions
         .list_functions(None, usize::MAX)?
@@ -178,6 +203,30 @@ pub(crate) async fn run(args: ServerArgs) -> anyhow::Result<ExitCode> {
         },
     )
     .context("starting the asynchronous invocation dispatcher")?;
+    if !(args.schedule_time_scale.is_finite() && args.schedule_time_scale > 0.0) {
+        bail!(
+            "--schedule-time-scale must be a positive number, got {}",
+            args.schedule_time_scale
+        );
+    }
+    if args.schedule_time_scale != 1.0 {
+        tracing::warn!(
+            scale = args.schedule_time_scale,
+            "schedules run on a sped-up clock (--schedule-time-scale is for tests)"
+        );
+    }
+    let rules: Arc<dyn RuleStore> = state.clone();
+    let rules_changed = Arc::new(tokio::sync::Notify::new());
+    let scheduler = Scheduler::start(
+        invoker.clone(),
+        rules.clone(),
+        rules_changed.clone(),
+        ScheduleOptions {
+            time_scale: args.schedule_time_scale,
+        },
+    );
+    let queues: Arc<dyn QueueStore> = state.clone();
+    let queue_notifier = QueueNotifier::default();
     let api_state = ApiState {
         region,
         functions,
@@ -187,6 +236,10 @@ pub(crate) async fn run(args: ServerArgs) -> anyhow::Result<ExitCode> {
         catalog,
         code_urls: CodeUrlSigner::new(server_key(&data_dir)?),
         account_concurrency,
+        rules,
+        rules_changed,
+        queues,
+        queue_notifier: queue_notifier.clone(),
     };
     let app = rayo_api::router(api_state);
 
@@ -195,10 +248,15 @@ pub(crate) async fn run(args: ServerArgs) -> anyhow::Result<ExitCode> {
     tracing::info!(data_dir = %data_dir.display(), "rayo server ready");
 
     axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            // Long polls answer at once rather than hold up the shutdown.
+            queue_notifier.close();
+        })
         .await
         .context("serving")?;
     tracing::info!("in-flight requests finished; finishing running asynchronous invocations");
+    scheduler.shutdown().await;
     dispatcher.shutdown().await;
     executor.shutdown().await;
     tracing::info!("rayo server stopped");
@@ -213,6 +271,41 @@ async fn shutdown_signal() {
         _ = terminate.recv() => {}
     }
     tracing::info!("shutting down: no new connections; finishing in-flight invocations");
+}
+
+/// Checks that this host can sandbox instances, and says what it found.
+fn sandbox_mode(insecure_no_sandbox: bool) -> SandboxMode {
+    if insecure_no_sandbox {
+        tracing::warn!(
+            "--insecure-no-sandbox: instances run as plain processes of this server's user, with no isolation from it or from each other"
+        );
+        return SandboxMode::Disabled;
+    }
+    let config = rayo_sandbox::SandboxConfig::default();
+    match rayo_sandbox::probe(&config) {
+        Ok(support) => {
+            let removed = support
+                .cgroups()
+                .remove_stale(&config.cgroup_parent, Duration::from_secs(60));
+            if removed > 0 {
+                tracing::info!(removed, "removed cgroups left by an earlier run");
+            }
+            tracing::info!(sandbox = %support.summary(), "instances are sandboxed");
+            for weakness in support.weaknesses() {
+                tracing::warn!(%weakness, "sandbox weaker than it could be");
+            }
+            SandboxMode::Sandboxed(Arc::new(support))
+        }
+        Err(missing) => {
+            let missing: Vec<String> = missing.iter().map(ToString::to_string).collect();
+            let reason = format!(
+                "this host cannot sandbox function instances, so rayo will not start them: {}. Fix these, or start rayo with --insecure-no-sandbox to run instances unisolated",
+                missing.join("; ")
+            );
+            tracing::error!("{reason}");
+            SandboxMode::Unavailable(Arc::from(reason))
+        }
+    }
 }
 
 /// One concurrent execution per 128 MB (Lambda's smallest function) of the
