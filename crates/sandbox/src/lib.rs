@@ -31,8 +31,10 @@
 //!   workers are; its blocking pool's threads end when idle).
 //! - Pages written to `/tmp` and `/dev/shm` are memory, charged to the
 //!   instance's cgroup: they count against its memory limit.
-//! - A runtime path may not be below `/tmp`, `/proc`, `/dev`, `/opt` or
-//!   `/var/task` (the sandbox's own), nor above them.
+//! - A runtime path may not be `/tmp`, `/proc`, `/dev`, `/opt`,
+//!   `/var/task` or `/var/runtime` (the sandbox's own), nor below the last
+//!   four, nor above any; one below `/tmp` is bound read-only inside the
+//!   instance's private `/tmp`.
 //! - Files under `/var/task` and the runtime paths must be readable by
 //!   others (and directories searchable), as on Lambda: the program runs as
 //!   an unprivileged user.

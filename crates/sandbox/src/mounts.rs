@@ -23,6 +23,9 @@ pub(crate) const TASK_ROOT: &str = "/var/task";
 /// nor below one, nor above one.
 const RESERVED: [&str; 6] = [TASK_ROOT, RUNTIME_DIR, "/opt", "/tmp", "/proc", "/dev"];
 
+/// The instance's private, size-capped scratch directory.
+const TMP: &str = "/tmp";
+
 /// Where a spec's `runtime_dir` appears inside the sandbox.
 pub(crate) const RUNTIME_DIR: &str = "/var/runtime";
 
@@ -110,6 +113,8 @@ pub(crate) fn build(
     runtime_paths.sort();
     runtime_paths.dedup();
     let mut bound: Vec<&Path> = Vec::new();
+    let (in_tmp, runtime_paths): (Vec<PathBuf>, Vec<PathBuf>) =
+        runtime_paths.into_iter().partition(|p| p.starts_with(TMP));
     for path in &runtime_paths {
         let already = covered
             .iter()
@@ -145,11 +150,21 @@ pub(crate) fn build(
         },
     });
     ops.push(MountOp::Tmpfs {
-        target: PathBuf::from("/tmp"),
+        target: PathBuf::from(TMP),
         mode: 0o1777,
         size_bytes: u64::from(spec.tmp_size_mb) * MIB,
         exec: true,
     });
+    let mut bound_in_tmp: Vec<&Path> = Vec::new();
+    for path in &in_tmp {
+        if !bound_in_tmp.iter().any(|above| path.starts_with(above)) {
+            ops.push(MountOp::BindReadOnly {
+                source: real_path(path),
+                target: path.clone(),
+            });
+            bound_in_tmp.push(path);
+        }
+    }
 
     ops.push(MountOp::Tmpfs {
         target: PathBuf::from("/dev"),
@@ -513,6 +528,12 @@ fn check_runtime_path(path: &Path) -> Result<(), SandboxError> {
     if path == Path::new("/") {
         return invalid("the whole host");
     }
+    // Paths below /tmp are bound inside the instance's private /tmp, after
+    // it is mounted (a checkout or tool cache under /tmp holds the
+    // interpreter on some CI machines).
+    if path.starts_with(TMP) && path != Path::new(TMP) {
+        return Ok(());
+    }
     for reserved in RESERVED {
         if path.starts_with(reserved) || Path::new(reserved).starts_with(path) {
             return invalid(&format!("clashes with the sandbox's own {reserved}"));
@@ -695,11 +716,35 @@ mod tests {
     }
 
     #[test]
+    fn binds_paths_below_tmp_inside_the_private_tmp() {
+        let mut spec = spec();
+        spec.runtime_ro_paths = vec![
+            PathBuf::from("/tmp/ci/venv"),
+            PathBuf::from("/tmp/ci/venv/lib"),
+        ];
+        let ops = build(&system(), &["null"], &spec, Path::to_path_buf).unwrap();
+        let tmpfs = ops
+            .iter()
+            .position(
+                |op| matches!(op, MountOp::Tmpfs { target, .. } if target == Path::new("/tmp")),
+            )
+            .unwrap();
+        let binds: Vec<usize> = ops
+            .iter()
+            .enumerate()
+            .filter(|(_, op)| matches!(op, MountOp::BindReadOnly { target, .. } if target.starts_with("/tmp")))
+            .map(|(i, _)| i)
+            .collect();
+        assert_eq!(binds.len(), 1, "the nested path is covered by its parent");
+        assert!(binds[0] > tmpfs, "bound after the private /tmp is mounted");
+    }
+
+    #[test]
     fn refuses_bad_runtime_paths() {
         for bad in [
             "relative/path",
             "/",
-            "/tmp/x",
+            "/tmp",
             "/var/task",
             "/var",
             "/opt/python",
