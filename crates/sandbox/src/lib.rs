@@ -32,8 +32,8 @@
 //! - Pages written to `/tmp` and `/dev/shm` are memory, charged to the
 //!   instance's cgroup: they count against its memory limit.
 //! - A runtime path may not be `/tmp`, `/proc`, `/dev`, `/opt`,
-//!   `/var/task` or `/var/runtime` (the sandbox's own), nor below the last
-//!   four, nor above any; one below `/tmp` is bound read-only inside the
+//!   `/var/task` or `/var/runtime` (the sandbox's own), nor below any of
+//!   them but `/tmp`, nor above any; one below `/tmp` is bound read-only in the
 //!   instance's private `/tmp`.
 //! - Files under `/var/task` and the runtime paths must be readable by
 //!   others (and directories searchable), as on Lambda: the program runs as
