@@ -98,30 +98,6 @@ pub const QUEUE_ATTRIBUTE_NAMES: &[&str] = &[
     "SqsManagedSseEnabled",
 ];
 
-/// Attributes SQS computes; they cannot be set.
-pub const COMPUTED_QUEUE_ATTRIBUTES: &[&str] = &[
-    "ApproximateNumberOfMessages",
-    "ApproximateNumberOfMessagesNotVisible",
-    "ApproximateNumberOfMessagesDelayed",
-    "CreatedTimestamp",
-    "LastModifiedTimestamp",
-    "QueueArn",
-];
-
-/// The message system attributes `ReceiveMessage` can return.
-pub const MESSAGE_SYSTEM_ATTRIBUTE_NAMES: &[&str] = &[
-    "All",
-    "SenderId",
-    "SentTimestamp",
-    "ApproximateReceiveCount",
-    "ApproximateFirstReceiveTimestamp",
-    "SequenceNumber",
-    "MessageDeduplicationId",
-    "MessageGroupId",
-    "AWSTraceHeader",
-    "DeadLetterQueueSourceArn",
-];
-
 /// A queue's configuration: every attribute that is set rather than computed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueueAttributes {
@@ -683,7 +659,7 @@ pub fn md5_of_message_attributes(attributes: &MessageAttributes) -> Option<Strin
     if attributes.is_empty() {
         return None;
     }
-    Some(md5_of_attributes_exact(attributes))
+    Some(attributes_digest(attributes))
 }
 
 /// Whether `name` is a valid queue name: 1–80 of `[A-Za-z0-9_-]`, with the
@@ -997,7 +973,7 @@ pub trait QueueStore: Send + Sync + std::fmt::Debug {
 
 const INVALID_CHARACTERS: &str = "Invalid characters found. Valid unicode characters are #x9 | #xA | #xD | #x20 to #xD7FF | #xE000 to #xFFFD | #x10000 to #x10FFFF";
 
-fn md5_of_attributes_exact(attributes: &MessageAttributes) -> String {
+fn attributes_digest(attributes: &MessageAttributes) -> String {
     fn put(hasher: &mut Md5, bytes: &[u8]) {
         hasher.update((bytes.len() as u32).to_be_bytes());
         hasher.update(bytes);

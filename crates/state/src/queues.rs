@@ -280,9 +280,13 @@ impl QueueStore for SqliteState {
             .and_then(|mut statement| statement.execute(params![queue_name, now_ms - retention_ms]))
             .map_err(backend)?;
 
-        // The dead-letter queue, when the policy names one that exists.
+        // The dead-letter queue, when the policy names another queue that
+        // exists; otherwise messages stay where they are.
         let redrive = match &attributes.redrive_policy {
-            Some(policy) if queue_exists(&transaction, policy.dead_letter_queue_name())? => {
+            Some(policy)
+                if policy.dead_letter_queue_name() != queue_name
+                    && queue_exists(&transaction, policy.dead_letter_queue_name())? =>
+            {
                 Some(policy)
             }
             _ => None,
@@ -984,6 +988,27 @@ mod tests {
             Some("arn:aws:sqs:us-east-1:000000000000:src")
         );
         assert_eq!(dead[0].message.sent_ms, T0);
+    }
+
+    #[test]
+    fn a_queue_that_is_its_own_dead_letter_queue_keeps_its_messages() {
+        let state = SqliteState::open_in_memory().unwrap();
+        state
+            .create_queue(&queue("loop", &[("VisibilityTimeout", "0")]))
+            .unwrap();
+        let mut attributes = state.get_queue("loop").unwrap().unwrap().attributes;
+        attributes
+            .set(
+                "RedrivePolicy",
+                r#"{"deadLetterTargetArn":"arn:aws:sqs:us-east-1:000000000000:loop","maxReceiveCount":1}"#,
+            )
+            .unwrap();
+        state.set_queue_attributes("loop", &attributes, T0).unwrap();
+        state.send_messages("loop", &[message("a")], T0).unwrap();
+        for n in 1..=3 {
+            let got = receive(&state, "loop", 1, T0 + n);
+            assert_eq!(got[0].message.receive_count, n as u32);
+        }
     }
 
     #[test]

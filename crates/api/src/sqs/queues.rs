@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rayo_core::queue::{
-    COMPUTED_QUEUE_ATTRIBUTES, LIST_QUEUES_MAX, PurgeOutcome, QUEUE_ATTRIBUTE_NAMES,
-    QueueAttributes, QueueRecord, queue_arn, queue_name_from_arn,
+    LIST_QUEUES_MAX, PurgeOutcome, QUEUE_ATTRIBUTE_NAMES, QueueAttributes, QueueRecord, queue_arn,
+    queue_name_from_arn,
 };
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -197,19 +197,18 @@ pub(crate) fn get_queue_attributes(state: &ApiState, input: Value) -> Result<Val
     let all = input.attribute_names.iter().any(|name| name == "All");
     let wanted = |name: &str| all || input.attribute_names.iter().any(|n| n == name);
     let mut attributes = serde_json::Map::new();
-    let needs_counts = COMPUTED_QUEUE_ATTRIBUTES[..3]
-        .iter()
-        .any(|name| wanted(name));
-    if needs_counts {
+    let count_names = [
+        "ApproximateNumberOfMessages",
+        "ApproximateNumberOfMessagesNotVisible",
+        "ApproximateNumberOfMessagesDelayed",
+    ];
+    if count_names.iter().any(|name| wanted(name)) {
         let counts = state
             .queues
             .queue_counts(&queue.name, now_ms())?
             .ok_or_else(SqsError::queue_does_not_exist)?;
-        for (name, count) in [
-            ("ApproximateNumberOfMessages", counts.visible),
-            ("ApproximateNumberOfMessagesNotVisible", counts.not_visible),
-            ("ApproximateNumberOfMessagesDelayed", counts.delayed),
-        ] {
+        let values = [counts.visible, counts.not_visible, counts.delayed];
+        for (name, count) in count_names.into_iter().zip(values) {
             if wanted(name) {
                 attributes.insert(name.to_string(), json!(count.to_string()));
             }
