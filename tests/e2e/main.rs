@@ -18,5 +18,6 @@ mod python_runtime;
 mod queues;
 mod rayo_cli;
 mod runtimes;
+mod rust_runtime;
 mod schedules;
 mod validation;
