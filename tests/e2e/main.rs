@@ -11,6 +11,7 @@ mod failures;
 mod functions;
 mod lifecycle;
 mod logs;
+mod nothing_lost;
 mod packages;
 mod permissions;
 mod provided;

@@ -128,6 +128,14 @@ impl Server {
         self.spawn();
     }
 
+    /// Kills the server outright (SIGKILL: no shutdown, nothing flushed by
+    /// it) and starts it again on the same data directory (and a new port).
+    pub fn crash_and_restart(&mut self) {
+        let status = self.stop_with(Signal::SIGKILL);
+        assert!(!status.success(), "a killed server does not exit cleanly");
+        self.spawn();
+    }
+
     /// Sends `signal` and waits for the server to exit.
     pub fn stop_with(&mut self, signal: Signal) -> ExitStatus {
         let mut child = self.child.take().expect("the server is running");
