@@ -1,6 +1,12 @@
 //! `cargo run --release -p rayo-bench`: warm and cold invoke latency and
-//! throughput through the Invoke API, each printed beside the wall time of
-//! `python3 -c pass` measured in the same run, with their ratio.
+//! throughput through the Invoke API, and the memory of an idle instance,
+//! each printed beside a baseline measured in the same run with their ratio:
+//! the wall time of `python3 -c pass` (and of `python3 -c "import boto3"` for
+//! a function that imports boto3), and the memory of an idle `python3`.
+//!
+//! Cold starts and memory are measured twice: with zygotes (instances forked
+//! from a pre-initialized interpreter, the default) and with a second server
+//! started with `--no-zygotes` (each instance starts its own interpreter).
 //!
 //! The machine's speed varies from run to run; the ratios are what to compare.
 
@@ -24,10 +30,12 @@ const BASELINE_RUNS: usize = 40;
 const WARM_INVOKES: usize = 2000;
 const THROUGHPUT_CLIENTS: usize = 4;
 const THROUGHPUT_INVOKES: usize = 4000;
-const COLD_INVOKES: usize = 15;
+const COLD_INVOKES: usize = 50;
+const IDLE_INSTANCES: usize = 10;
 
 const HANDLER: &str =
     "def lambda_handler(event, context):\n    return {\"hello\": event.get(\"name\", \"world\")}\n";
+const BOTO3_HANDLER: &str = "import boto3\n\ndef lambda_handler(event, context):\n    return {\"hello\": event.get(\"name\", \"world\")}\n";
 
 type HttpClient = Client<HttpConnector, Full<Bytes>>;
 
@@ -38,108 +46,296 @@ fn main() -> anyhow::Result<()> {
     println!("baseline interpreter: {}", python.display());
     println!();
 
-    let baseline = time_python_startup(&python)?;
-    let data_dir = tempfile::tempdir()?;
-    let mut server = Server::start(&rayo, data_dir.path())?;
+    let baseline = time_python(&python, "pass")?;
+    let boto3_baseline = time_python(&python, "import boto3").ok();
+    let idle_python = idle_python_memory(&python).ok();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let result = runtime.block_on(run_benchmarks(&server.url, &python, baseline));
+    let minor = python_minor(&python)?;
+    let with_boto3 = boto3_baseline.is_some();
+
+    let data_dir = tempfile::tempdir()?;
+    let mut server = Server::start(&rayo, data_dir.path(), &[])?;
+    let zygotes = runtime.block_on(run_benchmarks(
+        &server.url,
+        data_dir.path(),
+        minor,
+        with_boto3,
+        true,
+    ));
     server.stop();
-    result
-}
+    let zygotes = zygotes?;
 
-async fn run_benchmarks(url: &str, python: &Path, baseline: Duration) -> anyhow::Result<()> {
-    let client: HttpClient = Client::builder(TokioExecutor::new()).build_http();
-    let minor = python_minor(python)?;
-    create_function(&client, url, "bench-hello", &format!("python3.{minor}")).await?;
-    // The first call starts the instance; the rest are warm.
-    invoke(&client, url, "bench-hello").await?;
+    let data_dir = tempfile::tempdir()?;
+    let mut server = Server::start(&rayo, data_dir.path(), &["--no-zygotes"])?;
+    let no_zygotes = runtime.block_on(run_benchmarks(
+        &server.url,
+        data_dir.path(),
+        minor,
+        with_boto3,
+        false,
+    ));
+    server.stop();
+    let no_zygotes = no_zygotes?;
 
-    let mut warm = Vec::with_capacity(WARM_INVOKES);
-    for _ in 0..WARM_INVOKES {
-        let started = Instant::now();
-        invoke(&client, url, "bench-hello").await?;
-        warm.push(started.elapsed());
-    }
-    warm.sort();
-
-    let started = Instant::now();
-    let mut tasks = Vec::new();
-    for _ in 0..THROUGHPUT_CLIENTS {
-        let client = client.clone();
-        let url = url.to_string();
-        tasks.push(tokio::spawn(async move {
-            for _ in 0..THROUGHPUT_INVOKES / THROUGHPUT_CLIENTS {
-                invoke(&client, &url, "bench-hello").await?;
-            }
-            anyhow::Ok(())
-        }));
-    }
-    for task in tasks {
-        task.await??;
-    }
-    let throughput = THROUGHPUT_INVOKES as f64 / started.elapsed().as_secs_f64();
-
-    // A configuration change retires the warm instance: the next call is cold.
-    let mut cold = Vec::with_capacity(COLD_INVOKES);
-    for i in 0..COLD_INVOKES {
-        update_environment(&client, url, "bench-hello", i).await?;
-        let started = Instant::now();
-        invoke(&client, url, "bench-hello").await?;
-        cold.push(started.elapsed());
-    }
-    cold.sort();
-
-    let base_ms = ms(baseline);
-    println!(
-        "{:<44} {:>10} {:>10} {:>12}",
-        "figure", "value", "baseline", "ratio"
+    print_table(
+        &Baselines {
+            pass: baseline,
+            boto3: boto3_baseline,
+            idle_python,
+        },
+        &zygotes,
+        &no_zygotes,
     );
-    println!(
-        "{:<44} {:>7.2} ms {:>7.2} ms {:>12}",
-        "python3 -c pass (median wall time)", base_ms, base_ms, "1.00"
-    );
-    let row = |name: &str, value: Duration| {
-        println!(
-            "{:<44} {:>7.2} ms {:>7.2} ms {:>11.3}x",
-            name,
-            ms(value),
-            base_ms,
-            ms(value) / base_ms
-        );
-    };
-    row(
-        &format!("warm invoke p50 (n={WARM_INVOKES})"),
-        percentile(&warm, 50.0),
-    );
-    row(
-        &format!("warm invoke p99 (n={WARM_INVOKES})"),
-        percentile(&warm, 99.0),
-    );
-    row(
-        &format!("cold invoke p50 (n={COLD_INVOKES})"),
-        percentile(&cold, 50.0),
-    );
-    row(
-        &format!("cold invoke p99 (n={COLD_INVOKES})"),
-        percentile(&cold, 99.0),
-    );
-    // Throughput against the baseline: how many `python3 -c pass` fit in a second.
-    let baseline_rate = 1000.0 / base_ms;
-    println!(
-        "{:<44} {:>7.0}/s {:>8.1}/s {:>11.1}x",
-        format!("throughput, {THROUGHPUT_CLIENTS} clients (n={THROUGHPUT_INVOKES})"),
-        throughput,
-        baseline_rate,
-        throughput / baseline_rate
-    );
-    println!();
-    println!("baseline for throughput: python3 -c pass runs per second, one after another");
     Ok(())
 }
 
+/// What the baselines measured.
+struct Baselines {
+    pass: Duration,
+    boto3: Option<Duration>,
+    idle_python: Option<Memory>,
+}
+
+/// What one server measured.
+#[derive(Default)]
+struct Figures {
+    warm: Vec<Duration>,
+    throughput: f64,
+    cold: Cold,
+    cold_boto3: Option<Cold>,
+    /// Per idle instance.
+    idle: Vec<Memory>,
+    zygote: Option<Memory>,
+}
+
+/// Cold invokes: wall time at the client and the REPORT's Init Duration.
+#[derive(Default)]
+struct Cold {
+    wall: Vec<Duration>,
+    init: Vec<Duration>,
+}
+
+/// Resident, proportional and unique set sizes, in KiB.
+#[derive(Debug, Clone, Copy, Default)]
+struct Memory {
+    rss_kib: u64,
+    pss_kib: u64,
+    uss_kib: u64,
+}
+
+async fn run_benchmarks(
+    url: &str,
+    data_dir: &Path,
+    minor: u32,
+    with_boto3: bool,
+    full: bool,
+) -> anyhow::Result<Figures> {
+    let client: HttpClient = Client::builder(TokioExecutor::new()).build_http();
+    let runtime = format!("python3.{minor}");
+    let mut figures = Figures::default();
+    create_function(&client, url, "bench-hello", &runtime, HANDLER).await?;
+    // The first call starts the instance (and the zygote); the rest are warm.
+    invoke(&client, url, "bench-hello").await?;
+
+    if full {
+        for _ in 0..WARM_INVOKES {
+            let started = Instant::now();
+            invoke(&client, url, "bench-hello").await?;
+            figures.warm.push(started.elapsed());
+        }
+        figures.warm.sort();
+
+        let started = Instant::now();
+        let mut tasks = Vec::new();
+        for _ in 0..THROUGHPUT_CLIENTS {
+            let client = client.clone();
+            let url = url.to_string();
+            tasks.push(tokio::spawn(async move {
+                for _ in 0..THROUGHPUT_INVOKES / THROUGHPUT_CLIENTS {
+                    invoke(&client, &url, "bench-hello").await?;
+                }
+                anyhow::Ok(())
+            }));
+        }
+        for task in tasks {
+            task.await??;
+        }
+        figures.throughput = THROUGHPUT_INVOKES as f64 / started.elapsed().as_secs_f64();
+    }
+
+    figures.cold = cold_invokes(&client, url, "bench-hello").await?;
+    if with_boto3 {
+        create_function(&client, url, "bench-boto3", &runtime, BOTO3_HANDLER).await?;
+        invoke(&client, url, "bench-boto3").await?;
+        figures.cold_boto3 = Some(cold_invokes(&client, url, "bench-boto3").await?);
+    }
+
+    // Idle instances of distinct functions, each after one invocation.
+    for i in 0..IDLE_INSTANCES {
+        let name = format!("bench-idle-{i}");
+        create_function(&client, url, &name, &runtime, HANDLER).await?;
+        invoke(&client, url, &name).await?;
+    }
+    figures.idle = idle_instance_memory(url);
+    figures.zygote = zygote_memory(data_dir);
+    Ok(figures)
+}
+
+/// Cold starts one after another: a configuration change retires the warm
+/// instance, so the next call is cold.
+async fn cold_invokes(client: &HttpClient, url: &str, name: &str) -> anyhow::Result<Cold> {
+    let mut cold = Cold::default();
+    for i in 0..COLD_INVOKES {
+        update_environment(client, url, name, i).await?;
+        let started = Instant::now();
+        let log = invoke(client, url, name).await?;
+        cold.wall.push(started.elapsed());
+        if let Some(init) = init_duration(&log) {
+            cold.init.push(init);
+        }
+    }
+    cold.wall.sort();
+    cold.init.sort();
+    Ok(cold)
+}
+
+fn print_table(baselines: &Baselines, zygotes: &Figures, no_zygotes: &Figures) {
+    let base_ms = ms(baselines.pass);
+    println!(
+        "{:<52} {:>10} {:>10} {:>10}",
+        "figure", "value", "baseline", "ratio"
+    );
+    let time_row = |name: &str, value: Duration, baseline: Duration| {
+        println!(
+            "{:<52} {:>7.2} ms {:>7.2} ms {:>9.3}x",
+            name,
+            ms(value),
+            ms(baseline),
+            ms(value) / ms(baseline)
+        );
+    };
+    time_row(
+        "python3 -c pass (median wall time)",
+        baselines.pass,
+        baselines.pass,
+    );
+    if let Some(boto3) = baselines.boto3 {
+        time_row(
+            "python3 -c \"import boto3\" (median wall time)",
+            boto3,
+            boto3,
+        );
+    }
+    time_row(
+        &format!("warm invoke p50 (n={WARM_INVOKES})"),
+        percentile(&zygotes.warm, 50.0),
+        baselines.pass,
+    );
+    time_row(
+        &format!("warm invoke p99 (n={WARM_INVOKES})"),
+        percentile(&zygotes.warm, 99.0),
+        baselines.pass,
+    );
+    for (figures, how) in [(zygotes, "zygotes"), (no_zygotes, "--no-zygotes")] {
+        let cold = &figures.cold;
+        for p in [50.0, 99.0] {
+            time_row(
+                &format!("cold invoke p{p} (n={COLD_INVOKES}, {how})"),
+                percentile(&cold.wall, p),
+                baselines.pass,
+            );
+        }
+        if !cold.init.is_empty() {
+            time_row(
+                &format!("  its Init Duration p50 ({how})"),
+                percentile(&cold.init, 50.0),
+                baselines.pass,
+            );
+        }
+    }
+    if let (Some(boto3), Some(baseline)) = (&zygotes.cold_boto3, baselines.boto3) {
+        let others = no_zygotes.cold_boto3.as_ref();
+        for (cold, how) in [(Some(boto3), "zygotes"), (others, "--no-zygotes")] {
+            let Some(cold) = cold else { continue };
+            for p in [50.0, 99.0] {
+                time_row(
+                    &format!("cold invoke importing boto3 p{p} ({how})"),
+                    percentile(&cold.wall, p),
+                    baseline,
+                );
+            }
+            if !cold.init.is_empty() {
+                time_row(
+                    &format!("  its Init Duration p50 ({how})"),
+                    percentile(&cold.init, 50.0),
+                    baseline,
+                );
+            }
+        }
+    }
+    if let Some(idle_python) = baselines.idle_python {
+        let memory_row = |name: &str, value: u64, baseline: u64| {
+            println!(
+                "{:<52} {:>7.1} MB {:>7.1} MB {:>9.3}x",
+                name,
+                value as f64 / 1024.0,
+                baseline as f64 / 1024.0,
+                value as f64 / baseline.max(1) as f64
+            );
+        };
+        for (figures, how) in [(zygotes, "zygotes"), (no_zygotes, "--no-zygotes")] {
+            if figures.idle.is_empty() {
+                continue;
+            }
+            let n = figures.idle.len();
+            let median = |key: fn(&Memory) -> u64| {
+                let mut values: Vec<u64> = figures.idle.iter().map(key).collect();
+                values.sort_unstable();
+                values[values.len() / 2]
+            };
+            memory_row(
+                &format!("idle instance USS, median of {n} ({how})"),
+                median(|m| m.uss_kib),
+                idle_python.uss_kib,
+            );
+            memory_row(
+                &format!("idle instance PSS, median of {n} ({how})"),
+                median(|m| m.pss_kib),
+                idle_python.pss_kib,
+            );
+        }
+        if let Some(zygote) = zygotes.zygote {
+            // Its pages are mostly shared with the instances: its resident
+            // size is what it adds once, however many instances there are.
+            memory_row(
+                "the zygote itself, RSS (once per Python version)",
+                zygote.rss_kib,
+                idle_python.uss_kib,
+            );
+        }
+    }
+    // Throughput against the baseline: how many `python3 -c pass` fit in a second.
+    let baseline_rate = 1000.0 / base_ms;
+    println!(
+        "{:<52} {:>7.0}/s {:>8.1}/s {:>9.1}x",
+        format!("throughput, {THROUGHPUT_CLIENTS} clients (n={THROUGHPUT_INVOKES})"),
+        zygotes.throughput,
+        baseline_rate,
+        zygotes.throughput / baseline_rate
+    );
+    println!();
+    println!("baselines: cold and warm times against python3 -c pass, boto3 cold starts against");
+    println!("python3 -c \"import boto3\"; memory against the USS of an idle python3 (an instance");
+    println!("counts every process of its process group: two when forked from a zygote, three");
+    println!("otherwise); throughput against python3 -c pass runs per second.");
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
     let rank = ((p / 100.0) * (sorted.len() as f64 - 1.0)).round() as usize;
     sorted[rank.min(sorted.len() - 1)]
 }
@@ -148,18 +344,136 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-fn time_python_startup(python: &Path) -> anyhow::Result<Duration> {
+fn time_python(python: &Path, code: &str) -> anyhow::Result<Duration> {
     let mut runs = Vec::with_capacity(BASELINE_RUNS);
     for _ in 0..BASELINE_RUNS {
         let started = Instant::now();
-        let status = Command::new(python).args(["-c", "pass"]).status()?;
+        let status = Command::new(python)
+            .args(["-c", code])
+            .stderr(Stdio::null())
+            .status()?;
         runs.push(started.elapsed());
         if !status.success() {
-            bail!("{} -c pass failed", python.display());
+            bail!("{} -c {code:?} failed", python.display());
         }
     }
     runs.sort();
     Ok(percentile(&runs, 50.0))
+}
+
+/// The memory of an idle interpreter that has started and waits.
+fn idle_python_memory(python: &Path) -> anyhow::Result<Memory> {
+    let mut child = Command::new(python)
+        .args([
+            "-c",
+            "import sys; print('ready', flush=True); sys.stdin.read()",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()?;
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().context("stdout")?).read_line(&mut line)?;
+    let memory = smaps_rollup(child.id() as i32);
+    drop(child.stdin.take());
+    let _ = child.wait();
+    memory.context("reading the idle interpreter's smaps_rollup")
+}
+
+/// Per idle instance of the `bench-idle-*` functions of the server at
+/// `url`: its runtime's process (found by its environment) and the other
+/// processes of its process group (the sandbox's PID 1, and the host-side
+/// process of an instance that was not forked from a zygote).
+fn idle_instance_memory(url: &str) -> Vec<Memory> {
+    let endpoint = format!("AWS_ENDPOINT_URL={url}");
+    let pids = all_pids();
+    let mut found = Vec::new();
+    for &pid in &pids {
+        let Ok(environ) = std::fs::read(format!("/proc/{pid}/environ")) else {
+            continue;
+        };
+        let vars: Vec<&[u8]> = environ.split(|b| *b == 0).collect();
+        let ours = vars.contains(&endpoint.as_bytes())
+            && vars
+                .iter()
+                .any(|v| v.starts_with(b"AWS_LAMBDA_FUNCTION_NAME=bench-idle-"));
+        if !ours {
+            continue;
+        }
+        let Some(group) = stat_field(pid, 2) else {
+            continue;
+        };
+        let members = pids.iter().filter(|&&p| stat_field(p, 2) == Some(group));
+        found.push(
+            members
+                .filter_map(|&p| smaps_rollup(p))
+                .fold(Memory::default(), |sum, m| Memory {
+                    rss_kib: sum.rss_kib + m.rss_kib,
+                    pss_kib: sum.pss_kib + m.pss_kib,
+                    uss_kib: sum.uss_kib + m.uss_kib,
+                }),
+        );
+    }
+    found
+}
+
+/// The zygote of the server whose data directory is `data_dir`, if any.
+fn zygote_memory(data_dir: &Path) -> Option<Memory> {
+    let data_dir = data_dir.canonicalize().ok()?;
+    let script = data_dir.join("runtime/python/zygote.py");
+    let script = script.to_string_lossy();
+    all_pids().into_iter().find_map(|pid| {
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+        let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
+        // The zygote itself, not the instances' helpers it forked (they
+        // keep its command line): its parent is rayo.
+        let is_zygote = args.iter().any(|a| *a == script.as_bytes())
+            && parent_pid(pid)
+                .and_then(|p| std::fs::read(format!("/proc/{p}/cmdline")).ok())
+                .is_some_and(|parent| !parent.windows(9).any(|w| w == b"zygote.py"));
+        if is_zygote { smaps_rollup(pid) } else { None }
+    })
+}
+
+fn all_pids() -> Vec<i32> {
+    std::fs::read_dir("/proc")
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .filter_map(|e| e.file_name().to_str()?.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn parent_pid(pid: i32) -> Option<i32> {
+    stat_field(pid, 1)
+}
+
+/// A numeric field of `/proc/<pid>/stat`, counted from 0 after the command
+/// name: 1 is the parent, 2 the process group.
+fn stat_field(pid: i32, index: usize) -> Option<i32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit_once(')')?
+        .1
+        .split_whitespace()
+        .nth(index)?
+        .parse()
+        .ok()
+}
+
+fn smaps_rollup(pid: i32) -> Option<Memory> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok()?;
+    let field = |name: &str| -> u64 {
+        text.lines()
+            .find_map(|line| line.strip_prefix(name)?.strip_prefix(':'))
+            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0)
+    };
+    Some(Memory {
+        rss_kib: field("Rss"),
+        pss_kib: field("Pss"),
+        uss_kib: field("Private_Clean") + field("Private_Dirty"),
+    })
 }
 
 async fn create_function(
@@ -167,13 +481,14 @@ async fn create_function(
     url: &str,
     name: &str,
     runtime: &str,
+    handler: &str,
 ) -> anyhow::Result<()> {
     let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     zip.start_file(
         "lambda_function.py",
         zip::write::SimpleFileOptions::default(),
     )?;
-    zip.write_all(HANDLER.as_bytes())?;
+    zip.write_all(handler.as_bytes())?;
     let zip = zip.finish()?.into_inner();
     let body = serde_json::json!({
         "FunctionName": name,
@@ -182,7 +497,7 @@ async fn create_function(
         "Handler": "lambda_function.lambda_handler",
         "Code": { "ZipFile": base64::engine::general_purpose::STANDARD.encode(zip) },
     });
-    let (status, body) = send(
+    let (status, _, body) = send(
         client,
         Method::POST,
         &format!("{url}/2015-03-31/functions"),
@@ -206,7 +521,7 @@ async fn update_environment(
 ) -> anyhow::Result<()> {
     let body = serde_json::json!({ "Environment": { "Variables": { "RUN": i.to_string() } } });
     let uri = format!("{url}/2015-03-31/functions/{name}/configuration");
-    let (status, body) = send(client, Method::PUT, &uri, body.to_string()).await?;
+    let (status, _, body) = send(client, Method::PUT, &uri, body.to_string()).await?;
     if status != 200 {
         bail!(
             "UpdateFunctionConfiguration failed: {status} {}",
@@ -216,9 +531,10 @@ async fn update_environment(
     Ok(())
 }
 
-async fn invoke(client: &HttpClient, url: &str, name: &str) -> anyhow::Result<()> {
+/// Invokes `name` and returns the tail of its log.
+async fn invoke(client: &HttpClient, url: &str, name: &str) -> anyhow::Result<String> {
     let uri = format!("{url}/2015-03-31/functions/{name}/invocations");
-    let (status, body) = send(
+    let (status, log, body) = send(
         client,
         Method::POST,
         &uri,
@@ -228,24 +544,44 @@ async fn invoke(client: &HttpClient, url: &str, name: &str) -> anyhow::Result<()
     if status != 200 || body.as_ref() != br#"{"hello": "bench"}"# {
         bail!("Invoke failed: {status} {}", String::from_utf8_lossy(&body));
     }
-    Ok(())
+    Ok(log)
 }
 
+/// The Init Duration of a REPORT line in `log`.
+fn init_duration(log: &str) -> Option<Duration> {
+    let rest = log.split("Init Duration: ").nth(1)?;
+    let ms: f64 = rest.split(" ms").next()?.parse().ok()?;
+    Some(Duration::from_secs_f64(ms / 1000.0))
+}
+
+/// Sends a request (asking for the log tail); returns the status, the
+/// decoded log tail and the body.
 async fn send(
     client: &HttpClient,
     method: Method,
     uri: &str,
     body: String,
-) -> anyhow::Result<(u16, Bytes)> {
+) -> anyhow::Result<(u16, String, Bytes)> {
     let request = Request::builder()
         .method(method)
         .uri(uri)
         .header("content-type", "application/json")
+        .header("x-amz-log-type", "Tail")
         .body(Full::new(Bytes::from(body)))?;
     let response = client.request(request).await?;
     let status = response.status().as_u16();
+    let log = response
+        .headers()
+        .get("x-amz-log-result")
+        .and_then(|v| {
+            base64::engine::general_purpose::STANDARD
+                .decode(v.as_bytes())
+                .ok()
+        })
+        .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+        .unwrap_or_default();
     let body = response.into_body().collect().await?.to_bytes();
-    Ok((status, body))
+    Ok((status, log, body))
 }
 
 /// Builds the release `rayo` binary next to this one and returns its path.
@@ -288,10 +624,11 @@ struct Server {
 }
 
 impl Server {
-    fn start(rayo: &Path, data_dir: &Path) -> anyhow::Result<Server> {
+    fn start(rayo: &Path, data_dir: &Path, args: &[&str]) -> anyhow::Result<Server> {
         let mut child = Command::new(rayo)
             .args(["server", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
+            .args(args)
             .env("RAYO_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

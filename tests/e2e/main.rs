@@ -6,9 +6,13 @@
 //! Build the server first: `cargo build -p rayo`, then
 //! `cargo nextest run -p rayo-tests`.
 
+mod async_invoke;
 mod aws_cli;
+mod concurrency;
+mod event_sources;
 mod failures;
 mod functions;
+mod http;
 mod lifecycle;
 mod logs;
 mod nothing_lost;
@@ -20,5 +24,6 @@ mod queues;
 mod rayo_cli;
 mod runtimes;
 mod rust_runtime;
+mod sandbox;
 mod schedules;
 mod validation;

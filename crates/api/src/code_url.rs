@@ -41,6 +41,15 @@ impl CodeUrlSigner {
         format!("{base_url}/_rayo/code/{sha256_hex}.zip?expires={expires}&signature={signature}")
     }
 
+    /// A digest of `message` under the server secret: stable for this
+    /// server, unguessable without its key (function URL ids).
+    pub(crate) fn keyed_digest(&self, message: &str) -> Vec<u8> {
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC takes keys of any size");
+        mac.update(message.as_bytes());
+        mac.finalize().into_bytes().to_vec()
+    }
+
     fn sign(&self, sha256_hex: &str, expires: i64) -> String {
         let mut mac =
             Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC takes keys of any size");

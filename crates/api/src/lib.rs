@@ -1,10 +1,15 @@
 //! rayo's edge: one listener, dispatched the way AWS's endpoints tell
-//! services apart. Dated `/20xx-xx-xx/` paths go to the Lambda API,
-//! `X-Amz-Target: Logs_20140328.*` to the Logs API, `AWSEvents.*` to
-//! EventBridge, `/_rayo/` to rayo's own pages, and the rest will be S3.
+//! services apart. Function URLs and HTTP APIs come first, by host name
+//! (`<id>.lambda-url.…`, `<id>.execute-api.…`) or by their path forms
+//! (`/_rayo/url/<id>/…`, `/_rayo/api/<id>/…`), whatever their path; then
+//! dated `/20xx-xx-xx/` paths go to the Lambda API, `/v2/` to the API
+//! Gateway v2 API, `X-Amz-Target: Logs_20140328.*` to the Logs API,
+//! `AWSEvents.*` to EventBridge, `/_rayo/` to rayo's own pages, and the
+//! rest will be S3.
 
 #![forbid(unsafe_code)]
 
+mod apigatewayv2;
 mod body;
 mod code_url;
 mod error;
@@ -16,12 +21,14 @@ mod sqs;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use rayo_core::Region;
+use rayo_core::event_source::EventSourceMappingStore;
 use rayo_core::queue::QueueStore;
-use rayo_core::store::{CodeStore, FunctionStore, LogStore, RuleStore};
+use rayo_core::store::{CodeStore, FunctionStore, HttpTriggerStore, LogStore, RuleStore};
+use rayo_gateway::Gateway;
 use rayo_invoker::Invoker;
 use rayo_runtimes::RuntimeCatalog;
 
@@ -54,8 +61,16 @@ pub struct ApiState {
     pub rules_changed: Arc<tokio::sync::Notify>,
     /// SQS queues and their messages.
     pub queues: Arc<dyn QueueStore>,
-    /// Wakes SQS long polls when messages arrive.
+    /// Wakes SQS long polls and event source pollers when messages arrive.
     pub queue_notifier: QueueNotifier,
+    /// Event source mappings (queues polled for functions).
+    pub event_source_mappings: Arc<dyn EventSourceMappingStore>,
+    /// Wakes the event source pollers after a mapping changes.
+    pub mappings_changed: Arc<tokio::sync::Notify>,
+    /// Function URLs and HTTP APIs.
+    pub http_triggers: Arc<dyn HttpTriggerStore>,
+    /// Serves function URLs and HTTP APIs.
+    pub gateway: Gateway,
 }
 
 /// The edge router: every API on one listener.
@@ -63,11 +78,39 @@ pub fn router(state: ApiState) -> Router {
     let state = Arc::new(state);
     Router::new()
         .merge(lambda::routes())
+        .merge(apigatewayv2::routes())
         .route("/_rayo/health", get(|| async { "ok\n" }))
         .route("/_rayo/code/{file}", get(code_url::download))
         .fallback(dispatch_by_target)
         .layer(axum::middleware::from_fn(request_id))
+        // Outermost: a function URL's or an HTTP API's request never
+        // reaches the AWS APIs, whatever its path.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            dispatch_http_triggers,
+        ))
         .with_state(state)
+}
+
+/// Hands requests for function URLs and HTTP APIs to the gateway.
+async fn dispatch_http_triggers(
+    State(state): State<Arc<ApiState>>,
+    request: Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let host = request
+        .headers()
+        .get(axum::http::header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .or_else(|| request.uri().host());
+    let Some(target) = rayo_gateway::target(host, request.uri().path()) else {
+        return next.run(request).await;
+    };
+    let source_ip = request
+        .extensions()
+        .get::<ConnectInfo<std::net::SocketAddr>>()
+        .map_or(std::net::IpAddr::from([127, 0, 0, 1]), |info| info.0.ip());
+    state.gateway.serve(target, request, source_ip).await
 }
 
 /// Every AWS response carries a request id; handlers that know the id of

@@ -77,6 +77,9 @@ pub struct FunctionConfig {
     pub architectures: Vec<Architecture>,
     /// Size of `/tmp` in MB.
     pub ephemeral_storage_mb: u32,
+    /// Where asynchronous events go when every attempt failed
+    /// (`DeadLetterConfig.TargetArn`, an SQS queue's ARN).
+    pub dead_letter_target_arn: Option<String>,
     /// The code package.
     pub code: CodeRef,
     /// When the configuration or code last changed.

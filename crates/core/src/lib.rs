@@ -7,7 +7,9 @@
 #![forbid(unsafe_code)]
 
 pub mod arn;
+pub mod event_source;
 pub mod function;
+pub mod http_trigger;
 pub mod invocation;
 pub mod limits;
 pub mod logs;

@@ -217,3 +217,112 @@ pub trait RuleStore: Send + Sync + std::fmt::Debug {
         next_fire_ms: Option<i64>,
     ) -> Result<bool, StoreError>;
 }
+
+/// Function URLs and HTTP APIs with their integrations, routes and stages.
+///
+/// Every change under an API moves its [`crate::http_trigger::HttpApi::revision`]
+/// on, in the same transaction, so the gateway's cached route tables know
+/// when they are stale. A function's URLs go with the function.
+pub trait HttpTriggerStore: Send + Sync + std::fmt::Debug {
+    /// Adds a function URL; fails with [`StoreError::AlreadyExists`] when the
+    /// function (and qualifier) has one, or [`StoreError::NotFound`] when the
+    /// function does not exist.
+    fn create_function_url(
+        &self,
+        config: &crate::http_trigger::FunctionUrlConfig,
+    ) -> Result<(), StoreError>;
+    /// The URL of a function (and qualifier).
+    fn get_function_url(
+        &self,
+        function_name: &str,
+        qualifier: Option<&str>,
+    ) -> Result<Option<crate::http_trigger::FunctionUrlConfig>, StoreError>;
+    /// The URL with this id.
+    fn function_url_by_id(
+        &self,
+        url_id: &str,
+    ) -> Result<Option<crate::http_trigger::FunctionUrlConfig>, StoreError>;
+    /// Every URL of a function, unqualified first.
+    fn list_function_urls(
+        &self,
+        function_name: &str,
+    ) -> Result<Vec<crate::http_trigger::FunctionUrlConfig>, StoreError>;
+    /// Replaces a URL's settings; fails with [`StoreError::NotFound`].
+    fn update_function_url(
+        &self,
+        config: &crate::http_trigger::FunctionUrlConfig,
+    ) -> Result<(), StoreError>;
+    /// Deletes a URL; returns whether it existed.
+    fn delete_function_url(
+        &self,
+        function_name: &str,
+        qualifier: Option<&str>,
+    ) -> Result<bool, StoreError>;
+
+    /// Adds an API with its first integrations, routes and stages (a quick
+    /// create), all or nothing.
+    fn create_api(
+        &self,
+        api: &crate::http_trigger::HttpApi,
+        integrations: &[crate::http_trigger::Integration],
+        routes: &[crate::http_trigger::Route],
+        stages: &[crate::http_trigger::Stage],
+    ) -> Result<(), StoreError>;
+    /// Reads an API.
+    fn get_api(&self, api_id: &str) -> Result<Option<crate::http_trigger::HttpApi>, StoreError>;
+    /// Every API, oldest first.
+    fn list_apis(&self) -> Result<Vec<crate::http_trigger::HttpApi>, StoreError>;
+    /// Replaces an API's settings; fails with [`StoreError::NotFound`].
+    fn update_api(&self, api: &crate::http_trigger::HttpApi) -> Result<(), StoreError>;
+    /// Deletes an API and everything under it; returns whether it existed.
+    fn delete_api(&self, api_id: &str) -> Result<bool, StoreError>;
+
+    /// Adds or replaces an integration; [`StoreError::NotFound`] without the API.
+    fn put_integration(
+        &self,
+        api_id: &str,
+        integration: &crate::http_trigger::Integration,
+    ) -> Result<(), StoreError>;
+    /// Reads an integration.
+    fn get_integration(
+        &self,
+        api_id: &str,
+        integration_id: &str,
+    ) -> Result<Option<crate::http_trigger::Integration>, StoreError>;
+    /// An API's integrations, ordered by id.
+    fn list_integrations(
+        &self,
+        api_id: &str,
+    ) -> Result<Vec<crate::http_trigger::Integration>, StoreError>;
+    /// Deletes an integration; returns whether it existed.
+    fn delete_integration(&self, api_id: &str, integration_id: &str) -> Result<bool, StoreError>;
+
+    /// Adds or replaces a route; [`StoreError::AlreadyExists`] when another
+    /// route of the API has its key, [`StoreError::NotFound`] without the API.
+    fn put_route(&self, api_id: &str, route: &crate::http_trigger::Route)
+    -> Result<(), StoreError>;
+    /// Reads a route.
+    fn get_route(
+        &self,
+        api_id: &str,
+        route_id: &str,
+    ) -> Result<Option<crate::http_trigger::Route>, StoreError>;
+    /// An API's routes, ordered by key.
+    fn list_routes(&self, api_id: &str) -> Result<Vec<crate::http_trigger::Route>, StoreError>;
+    /// Deletes a route; returns whether it existed.
+    fn delete_route(&self, api_id: &str, route_id: &str) -> Result<bool, StoreError>;
+
+    /// Adds or replaces a stage; [`StoreError::NotFound`] without the API.
+    fn put_stage(&self, api_id: &str, stage: &crate::http_trigger::Stage)
+    -> Result<(), StoreError>;
+    /// Reads a stage.
+    fn get_stage(
+        &self,
+        api_id: &str,
+        stage_name: &str,
+    ) -> Result<Option<crate::http_trigger::Stage>, StoreError>;
+    /// An API's stages, ordered by name.
+    fn list_stages(&self, api_id: &str) -> Result<Vec<crate::http_trigger::Stage>, StoreError>;
+    /// Deletes a stage; returns whether it existed.
+    fn delete_stage(&self, api_id: &str, stage_name: &str) -> Result<bool, StoreError>;
+}

@@ -20,6 +20,7 @@ use tokio::task::JoinHandle;
 
 use crate::logs::{DrainRequest, LogSink, log_timestamp, now_ms, read_pipe};
 use crate::runtime_api::{self, NextInvocation, RuntimeApiState, RuntimeEvent, RuntimeResult};
+use crate::zygote::{self, Fit, ForkRequest, Forked};
 use crate::{
     ExecutorConfig, ExecutorError, InvocationOutcome, InvocationRequest, Report, SandboxMode,
     format_report,
@@ -31,7 +32,7 @@ pub(crate) struct Instance {
     pub(crate) revision_id: String,
     pub(crate) last_used: Instant,
     pid: i32,
-    child: tokio::process::Child,
+    process: Process,
     next: mpsc::Sender<NextInvocation>,
     events: mpsc::UnboundedReceiver<RuntimeEvent>,
     sink: Arc<LogSink>,
@@ -41,6 +42,24 @@ pub(crate) struct Instance {
     scratch_dir: PathBuf,
     cgroup: Option<rayo_sandbox::Cgroup>,
     cpu_quota: bool,
+}
+
+/// The instance's process: spawned, or forked by a zygote.
+#[derive(Debug)]
+enum Process {
+    Spawned(tokio::process::Child),
+    Forked(Forked),
+}
+
+impl Process {
+    /// Waits for the process to end: the sandbox's host-side process, or a
+    /// forked instance, each reporting how the runtime ended.
+    async fn wait(&mut self) -> std::io::Result<std::process::ExitStatus> {
+        match self {
+            Process::Spawned(child) => child.wait().await,
+            Process::Forked(forked) => forked.wait().await,
+        }
+    }
 }
 
 /// Why an instance did not become ready.
@@ -205,7 +224,7 @@ impl Instance {
             path_head,
         );
         let (pipe_reader, pipe_writer) = std::io::pipe().map_err(start_error)?;
-        let (command, cgroup) = match (&sandbox, uid) {
+        let (process, cgroup) = match (&sandbox, uid) {
             (Some(support), Some(uid)) => {
                 let mut runtime_ro_paths = Vec::new();
                 let interpreter = match &launch {
@@ -233,10 +252,30 @@ impl Instance {
                     gid: uid,
                     hostname: format!("rayo-{}", &instance_id[..12]),
                 };
-                let (command, cgroup) =
-                    rayo_sandbox::sandboxed_command(support, &spec, &pipe_writer)
-                        .map_err(|e| ExecutorError::Start(e.to_string()))?;
-                (command, Some(cgroup))
+                let forked = match &launch {
+                    Launch::Python { interpreter, .. } => {
+                        fork_from_zygote(
+                            config,
+                            support,
+                            &spec,
+                            interpreter,
+                            function,
+                            &pipe_writer,
+                        )
+                        .await
+                    }
+                    Launch::Provided { .. } => None,
+                };
+                let (process, cgroup) = match forked {
+                    Some((forked, cgroup)) => (Process::Forked(forked), cgroup),
+                    None => {
+                        let (command, cgroup) =
+                            rayo_sandbox::sandboxed_command(support, &spec, &pipe_writer)
+                                .map_err(|e| ExecutorError::Start(e.to_string()))?;
+                        (Process::Spawned(spawn(command)?), cgroup)
+                    }
+                };
+                (process, Some(cgroup))
             }
             _ => {
                 let spec = ProcessSpec {
@@ -245,17 +284,15 @@ impl Instance {
                     env,
                     cwd: code_dir,
                 };
-                (
-                    rayo_sandbox::command(&spec, &pipe_writer).map_err(start_error)?,
-                    None,
-                )
+                let command = rayo_sandbox::command(&spec, &pipe_writer).map_err(start_error)?;
+                (Process::Spawned(spawn(command)?), None)
             }
         };
-        let mut command = tokio::process::Command::from(command);
-        command.kill_on_drop(true);
-        let child = command.spawn().map_err(start_error)?;
         drop(pipe_writer);
-        let pid = child.id().map(|p| p as i32).unwrap_or_default();
+        let pid = match &process {
+            Process::Spawned(child) => child.id().map(|p| p as i32).unwrap_or_default(),
+            Process::Forked(forked) => forked.pid,
+        };
         let receiver = pipe::Receiver::from_owned_fd(pipe_reader.into()).map_err(start_error)?;
         let (drains, drain_receiver) = mpsc::channel(4);
         let log_reader = tokio::spawn(read_pipe(receiver, sink.clone(), drain_receiver));
@@ -264,7 +301,7 @@ impl Instance {
             revision_id: function.revision_id.clone(),
             last_used: Instant::now(),
             pid,
-            child,
+            process,
             next,
             events,
             sink,
@@ -292,7 +329,7 @@ impl Instance {
                 }
                 Some(RuntimeEvent::InitError { error_type, body }) => {
                     // The runtime exits after reporting; give it a moment to.
-                    let _ = tokio::time::timeout(Duration::from_secs(1), self.child.wait()).await;
+                    let _ = tokio::time::timeout(Duration::from_secs(1), self.process.wait()).await;
                     let error_type = error_type
                         .or_else(|| error_type_of(&body))
                         .unwrap_or_else(|| "Runtime.Unknown".to_string());
@@ -300,7 +337,7 @@ impl Instance {
                 }
                 None => Err(exit_failure("", "Runtime.Unknown")),
             },
-            status = self.child.wait() => {
+            status = self.process.wait() => {
                 // An init error may have been posted just before the exit.
                 if let Ok(RuntimeEvent::InitError { error_type, body }) = self.events.try_recv() {
                     let error_type = error_type
@@ -389,7 +426,7 @@ impl Instance {
                         (exit_failure("runtime dropped the invocation", "Runtime.ExitError").payload, Some("Unhandled".to_string()))
                     }
                 },
-                exit = self.child.wait() => {
+                exit = self.process.wait() => {
                     reusable = false;
                     let reason = exit_reason(exit.ok());
                     self.drain_logs().await;
@@ -505,7 +542,14 @@ impl Instance {
 
 impl Drop for Instance {
     fn drop(&mut self) {
-        self.kill();
+        // The process group ends at once; the cgroup's removal below ends
+        // whatever left the group, and waits for it, off the async threads.
+        if self.pid > 0 {
+            let _ = killpg(Pid::from_raw(self.pid), Signal::SIGKILL);
+        }
+        if self.cgroup.is_none() || tokio::runtime::Handle::try_current().is_err() {
+            self.kill();
+        }
         self.server.abort();
         // The reader ends by itself when the pipe closes; it flushes on the way out.
         let _ = &self.log_reader;
@@ -521,6 +565,89 @@ impl Drop for Instance {
             }
         }
     }
+}
+
+/// Spawns a prepared command, to be killed if the instance is dropped.
+fn spawn(command: std::process::Command) -> Result<tokio::process::Child, ExecutorError> {
+    let mut command = tokio::process::Command::from(command);
+    command.kill_on_drop(true);
+    command.spawn().map_err(start_error)
+}
+
+/// Forks the instance of `spec` from the zygote of `interpreter`, when
+/// there is one and the function suits it; returns its process and cgroup.
+/// `None` says to start it the ordinary way.
+async fn fork_from_zygote(
+    config: &ExecutorConfig,
+    support: &rayo_sandbox::SandboxSupport,
+    spec: &rayo_sandbox::SandboxSpec,
+    interpreter: &rayo_runtimes::PythonInterpreter,
+    function: &FunctionConfig,
+    log: &std::io::PipeWriter,
+) -> Option<(Forked, rayo_sandbox::Cgroup)> {
+    use std::os::fd::AsFd;
+    let sandbox_bootstrap = Path::new(spec.args.first()?);
+    let zygote = config
+        .zygotes
+        .get(&config.catalog, interpreter, sandbox_bootstrap)
+        .await?;
+    let function_env: Vec<(&str, &str)> = function
+        .environment
+        .iter()
+        .map(|(name, value)| (name.as_str(), value.as_str()))
+        .collect();
+    let entries = package_entries(&spec.task_root);
+    let env_bytes = zygote::environment_bytes(&spec.env);
+    let purge_third_party = match zygote::fit(&function_env, env_bytes, &entries, &zygote.preloaded)
+    {
+        Fit::Fork { purge_third_party } => purge_third_party,
+        Fit::Spawn(reason) => {
+            tracing::debug!(function = %function.name, %reason, "instance starts its own interpreter");
+            return None;
+        }
+    };
+    let (fork_spec, cgroup) = match rayo_sandbox::fork_spec(
+        support,
+        spec,
+        &zygote.preloaded.third_party_dirs,
+    ) {
+        Ok(prepared) => prepared,
+        Err(error) => {
+            tracing::warn!(function = %function.name, %error, "cannot fork an instance from the zygote; starting its own interpreter");
+            return None;
+        }
+    };
+    let mut cmdline = vec![spec.program.display().to_string()];
+    cmdline.extend(spec.args.iter().cloned());
+    let request = ForkRequest {
+        spec: &fork_spec,
+        argv: spec.args.clone(),
+        cmdline,
+        purge_third_party,
+    };
+    match zygote.fork(&request, log.as_fd()).await {
+        Ok(forked) => Some((forked, cgroup)),
+        Err(error) => {
+            tracing::warn!(function = %function.name, %error, "the zygote did not fork an instance; starting its own interpreter");
+            // Removing a cgroup waits for its processes to be gone.
+            tokio::task::spawn_blocking(move || drop(cgroup));
+            None
+        }
+    }
+}
+
+/// The top-level entries of a function's package: name, and whether a directory.
+fn package_entries(code_dir: &Path) -> Vec<(String, bool)> {
+    let Ok(entries) = std::fs::read_dir(code_dir) else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(Result::ok)
+        .map(|entry| {
+            let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+            (entry.file_name().to_string_lossy().into_owned(), is_dir)
+        })
+        .collect()
 }
 
 /// Writes the log lines of a cold start whose init failed and builds the outcome.

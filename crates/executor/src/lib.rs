@@ -2,6 +2,9 @@
 //! per function version, starts new ones (cold starts) when none is free,
 //! serves each instance its own Runtime API, enforces timeouts, and writes
 //! every instance's output and the START/END/REPORT lines to the log store.
+//! A sandboxed Python instance is forked, already in its sandbox, from a
+//! zygote (an interpreter that imported the runtime and boto3 once) where
+//! it can be, rather than started as a new interpreter ([`Zygotes`]).
 //!
 //! Callers talk to it through [`Executor`], which sends [`ExecutorCommand`]s
 //! to the pool actor.
@@ -12,6 +15,7 @@ mod instance;
 mod logs;
 mod pool;
 mod runtime_api;
+mod zygote;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -25,6 +29,7 @@ use thiserror::Error;
 use tokio::sync::{mpsc, oneshot};
 
 pub use logs::format_report;
+pub use zygote::Zygotes;
 
 /// What the executor needs from the rest of rayo.
 #[derive(Debug, Clone)]
@@ -57,6 +62,9 @@ pub struct ExecutorConfig {
     /// it has initialized (1,769 MB = one vCPU), as on Lambda. Without it,
     /// CPU is only weighted by memory when instances compete.
     pub cpu_quota: bool,
+    /// Whether sandboxed Python instances are forked from pre-initialized
+    /// interpreters (zygotes) rather than each starting its own.
+    pub zygotes: Zygotes,
 }
 
 /// How instances are isolated.

@@ -98,6 +98,21 @@ pub(crate) async fn run(
     };
     loop {
         tokio::select! {
+            // Instances coming back are taken in before new invocations, so a
+            // caller's next invocation finds the instance its last one freed.
+            biased;
+            Some(Released { key, function_name, reserved, instance }) = released.recv() => {
+                concurrency.release(&function_name, reserved);
+                if let Some(pool) = pools.get_mut(&key) {
+                    pool.busy -= 1;
+                    if let Some(instance) = instance
+                        && instance.revision_id == pool.revision_id
+                        && shutdown.is_none()
+                    {
+                        pool.idle.push(instance);
+                    }
+                }
+            }
             command = commands.recv(), if shutdown.is_none() => match command {
                 Some(ExecutorCommand::Invoke { request, reply }) => {
                     let function_name = request.function.name.clone();
@@ -123,8 +138,10 @@ pub(crate) async fn run(
                             Ok((outcome, instance)) => (Ok(outcome), instance),
                             Err(error) => (Err(error), None),
                         };
-                        let _ = reply.send(outcome);
+                        // Released before the caller hears back, so that its
+                        // next invocation can reuse this instance.
                         let _ = released_sender.send(Released { key, function_name, reserved, instance });
+                        let _ = reply.send(outcome);
                     });
                 }
                 Some(ExecutorCommand::ReservedConcurrencyChanged { total_reserved }) => {
@@ -147,18 +164,6 @@ pub(crate) async fn run(
                 }
                 None => return,
             },
-            Some(Released { key, function_name, reserved, instance }) = released.recv() => {
-                concurrency.release(&function_name, reserved);
-                if let Some(pool) = pools.get_mut(&key) {
-                    pool.busy -= 1;
-                    if let Some(instance) = instance
-                        && instance.revision_id == pool.revision_id
-                        && shutdown.is_none()
-                    {
-                        pool.idle.push(instance);
-                    }
-                }
-            }
             _ = reaper.tick() => {
                 let idle_timeout = config.idle_timeout;
                 for pool in pools.values_mut() {

@@ -3,12 +3,15 @@
 //! minutes), throttles and start failures back off exponentially, and an
 //! event older than its maximum age is dropped. An invocation leaves the
 //! queue only once it is done, so a crash re-runs it (at least once).
+//! Records go to the function's destinations (functions or queues), and a
+//! discarded event to its dead-letter queue, before it leaves the queue.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use rayo_core::invocation::{AsyncInvocation, AsyncNext, AsyncRetryPolicy};
+use rayo_core::queue::queue_name_from_arn;
 use rayo_core::{EventInvokeConfig, FunctionRef, LATEST};
 use rayo_executor::{ExecutorError, InvocationOutcome};
 use serde_json::{Value, json};
@@ -16,6 +19,7 @@ use time::OffsetDateTime;
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 
+use crate::queue_targets::string_attribute;
 use crate::{InvokeError, InvokeRequest, Invoker};
 
 /// How the dispatcher runs.
@@ -126,8 +130,8 @@ async fn attempt(invoker: &Invoker, base_policy: &AsyncRetryPolicy, invocation: 
         name: invocation.function_name.clone(),
         qualifier: invocation.qualifier.clone(),
     };
-    let settings = match invoker.resolve(&function) {
-        Ok((record, _)) => record.event_invoke_config,
+    let (settings, dead_letter) = match invoker.resolve(&function) {
+        Ok((record, config)) => (record.event_invoke_config, config.dead_letter_target_arn),
         Err(_) => {
             tracing::warn!(request_id = %invocation.request_id, function = %invocation.function_name,
                 "dropping an asynchronous invocation: its function is gone");
@@ -136,7 +140,7 @@ async fn attempt(invoker: &Invoker, base_policy: &AsyncRetryPolicy, invocation: 
         }
     };
     let policy = policy_for(base_policy, settings.as_ref());
-    let destinations = Destinations::from(settings.as_ref());
+    let destinations = Destinations::from(settings.as_ref(), dead_letter);
     let now = now_ms;
     if now() > invocation.enqueued_ms + policy.maximum_event_age.as_millis() as i64 {
         destinations
@@ -217,21 +221,21 @@ fn policy_for(base: &AsyncRetryPolicy, settings: Option<&EventInvokeConfig>) -> 
     policy
 }
 
-/// Where invocation records go.
+/// Where invocation records go, and where a discarded event goes.
 #[derive(Debug, Default)]
 struct Destinations {
     on_success: Option<String>,
     on_failure: Option<String>,
+    dead_letter: Option<String>,
 }
 
 impl Destinations {
-    fn from(settings: Option<&EventInvokeConfig>) -> Destinations {
-        settings
-            .map(|s| Destinations {
-                on_success: s.on_success.clone(),
-                on_failure: s.on_failure.clone(),
-            })
-            .unwrap_or_default()
+    fn from(settings: Option<&EventInvokeConfig>, dead_letter: Option<String>) -> Destinations {
+        Destinations {
+            on_success: settings.and_then(|s| s.on_success.clone()),
+            on_failure: settings.and_then(|s| s.on_failure.clone()),
+            dead_letter,
+        }
     }
 
     async fn success(
@@ -255,11 +259,14 @@ impl Destinations {
         condition: &str,
         outcome: Option<&InvocationOutcome>,
     ) {
+        if let Some(dead_letter) = &self.dead_letter {
+            send_to_dead_letter_queue(invoker, dead_letter, invocation, outcome);
+        }
         if let Some(destination) = &self.on_failure {
             let document =
                 invocation_record(invoker, invocation, condition, invocation.attempts, outcome);
             deliver(invoker, destination, document, &invocation.request_id);
-        } else {
+        } else if self.dead_letter.is_none() {
             tracing::info!(request_id = %invocation.request_id, condition, "asynchronous invocation discarded");
         }
     }
@@ -307,6 +314,17 @@ fn invocation_record(
 }
 
 fn deliver(invoker: &Invoker, destination: &str, document: Value, request_id: &str) {
+    if queue_name_from_arn(destination).is_some() {
+        if let Err(error) = invoker.send_to_queue(
+            destination,
+            document.to_string(),
+            Default::default(),
+            request_id,
+        ) {
+            tracing::warn!(%request_id, %destination, %error, "could not deliver an invocation record");
+        }
+        return;
+    }
     let function = match FunctionRef::parse(destination) {
         Ok(function) => function,
         Err(error) => {
@@ -322,6 +340,67 @@ fn deliver(invoker: &Invoker, destination: &str, document: Value, request_id: &s
     };
     if let Err(error) = invoker.invoke_async(request) {
         tracing::warn!(%request_id, %destination, %error, "could not deliver an invocation record");
+    }
+}
+
+/// Sends a discarded event to the function's dead-letter queue as Lambda
+/// does: the event as it was, with the request id, an error code (the
+/// status of the last attempt: 200 for a function error, 429 for an event
+/// that aged out without one) and the first kilobyte of the error message.
+fn send_to_dead_letter_queue(
+    invoker: &Invoker,
+    queue_arn: &str,
+    invocation: &AsyncInvocation,
+    outcome: Option<&InvocationOutcome>,
+) {
+    let (error_code, error_message) = match outcome {
+        Some(outcome) => ("200", function_error_message(outcome)),
+        None => ("429", "Rate Exceeded.".to_string()),
+    };
+    let attributes = [
+        (
+            "RequestID",
+            string_attribute("String", &invocation.request_id),
+        ),
+        ("ErrorCode", string_attribute("Number", error_code)),
+        ("ErrorMessage", string_attribute("String", error_message)),
+    ]
+    .into_iter()
+    .map(|(name, attribute)| (name.to_string(), attribute))
+    .collect();
+    let body = String::from_utf8_lossy(&invocation.payload).into_owned();
+    match invoker.send_to_queue(queue_arn, body, attributes, &invocation.request_id) {
+        Ok(message_id) => {
+            tracing::info!(request_id = %invocation.request_id, %queue_arn, %message_id, "event sent to the dead-letter queue");
+        }
+        Err(error) => {
+            tracing::warn!(request_id = %invocation.request_id, %queue_arn, %error, "could not send an event to the dead-letter queue");
+        }
+    }
+}
+
+/// The `errorMessage` of a function's error document (the whole document
+/// if it has none), cut to its first kilobyte; never empty.
+fn function_error_message(outcome: &InvocationOutcome) -> String {
+    let message = serde_json::from_slice::<Value>(&outcome.payload)
+        .ok()
+        .and_then(|error| {
+            error
+                .get("errorMessage")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        })
+        .unwrap_or_else(|| String::from_utf8_lossy(&outcome.payload).into_owned());
+    let mut end = message.len().min(1024);
+    while !message.is_char_boundary(end) {
+        end -= 1;
+    }
+    match &message[..end] {
+        "" => outcome
+            .function_error
+            .clone()
+            .unwrap_or_else(|| "Unhandled".to_string()),
+        text => text.to_string(),
     }
 }
 
@@ -353,4 +432,48 @@ fn record(invoker: &Invoker, invocation: &AsyncInvocation, attempts: u32, next: 
 /// Milliseconds since the epoch.
 pub(crate) fn now_ms() -> i64 {
     (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+#[cfg(test)]
+mod tests {
+    use rayo_executor::Report;
+
+    use super::*;
+
+    fn failed_with(payload: &str) -> InvocationOutcome {
+        InvocationOutcome {
+            payload: Bytes::from(payload.to_string()),
+            function_error: Some("Unhandled".to_string()),
+            log_text: String::new(),
+            executed_version: LATEST.to_string(),
+            report: Report {
+                duration_ms: 1.0,
+                billed_duration_ms: 1,
+                memory_size_mb: 128,
+                max_memory_used_mb: 10,
+                init_duration_ms: None,
+                status: None,
+                error_type: None,
+            },
+        }
+    }
+
+    #[test]
+    fn dead_letter_error_messages() {
+        let check = |payload: &str, expected: &str| {
+            assert_eq!(
+                function_error_message(&failed_with(payload)),
+                expected,
+                "{payload}"
+            );
+        };
+        check(
+            r#"{"errorMessage": "boom", "errorType": "ValueError", "stackTrace": []}"#,
+            "boom",
+        );
+        check("not json", "not json");
+        check(r#"{"errorMessage": ""}"#, "Unhandled");
+        let long = format!(r#"{{"errorMessage": "{}"}}"#, "é".repeat(600));
+        assert_eq!(function_error_message(&failed_with(&long)), "é".repeat(512));
+    }
 }

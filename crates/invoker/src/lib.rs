@@ -1,24 +1,30 @@
 //! The invoker decides what an invocation runs: it resolves the function and
 //! qualifier to a configuration and hands the invocation to the executor.
-//! Asynchronous queues, retries, schedules and event-source pollers build on
-//! [`Invoker::invoke`].
+//! Asynchronous queues, retries, destinations, schedules and event-source
+//! pollers build on [`Invoker::invoke`].
 
 #![forbid(unsafe_code)]
 
 mod dispatcher;
+mod queue_notifier;
+mod queue_targets;
 mod scheduler;
+mod sqs_poller;
 
 use std::sync::Arc;
 
 use bytes::Bytes;
 use rayo_core::invocation::AsyncInvocation;
+use rayo_core::queue::QueueStore;
 use rayo_core::store::{FunctionStore, InvocationQueue, StoreError};
 use tokio::sync::Notify;
 
 pub use dispatcher::{AsyncDispatcher, AsyncOptions};
+pub use queue_notifier::QueueNotifier;
 use rayo_core::{FunctionConfig, FunctionRecord, FunctionRef, LATEST, Region};
 use rayo_executor::{Executor, ExecutorError, InvocationOutcome, InvocationRequest};
 pub use scheduler::{ScheduleOptions, Scheduler};
+pub use sqs_poller::{SqsPoller, SqsPollerOptions};
 use thiserror::Error;
 
 /// One synchronous invocation as a caller asks for it.
@@ -56,15 +62,23 @@ pub struct Invoker {
     region: Region,
     queue: Arc<dyn InvocationQueue>,
     queue_changed: Arc<Notify>,
+    /// SQS queues: event sources, destinations and dead-letter queues.
+    queues: Arc<dyn QueueStore>,
+    queue_notifier: QueueNotifier,
 }
 
 impl Invoker {
-    /// An invoker over these functions, this executor and this durable queue.
+    /// An invoker over these functions, this executor and this durable
+    /// queue; `queues` are the SQS queues that event source mappings poll
+    /// and destinations and dead-letter queues receive, and
+    /// `queue_notifier` wakes whoever waits on one of them.
     pub fn new(
         functions: Arc<dyn FunctionStore>,
         executor: Executor,
         region: Region,
         queue: Arc<dyn InvocationQueue>,
+        queues: Arc<dyn QueueStore>,
+        queue_notifier: QueueNotifier,
     ) -> Invoker {
         Invoker {
             functions,
@@ -72,6 +86,8 @@ impl Invoker {
             region,
             queue,
             queue_changed: Arc::new(Notify::new()),
+            queues,
+            queue_notifier,
         }
     }
 

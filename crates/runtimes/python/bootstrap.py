@@ -49,8 +49,8 @@ def _runtime_minor():
 
 
 # Lambda's Python runtimes from python3.12 on write JSON without escaping
-# non-ASCII characters; older ones escape them.
-_ENSURE_ASCII = _runtime_minor() < 12
+# non-ASCII characters; older ones escape them. Set by _configure().
+_ENSURE_ASCII = True
 
 # The warning Lambda's Python runtime logs before reporting an init error.
 _UNHANDLED_INIT_WARNING = (
@@ -409,7 +409,7 @@ def _json_default(obj):
     raise TypeError("Object of type %s is not JSON serializable" % type(obj).__name__)
 
 
-_encoder = json.JSONEncoder(ensure_ascii=_ENSURE_ASCII, allow_nan=True, default=_json_default)
+_encoder = None  # Set by _configure().
 
 
 def _to_json(value):
@@ -858,7 +858,27 @@ def _invoke(api, handler, headers, body):
     api.post_error(request_id, error, cause)
 
 
+def _configure():
+    """Reads the runtime's settings from the environment: at start, and again
+    in each instance a zygote forks, once it has the instance's environment."""
+    global _ENSURE_ASCII, _JSON_LOGS, _encoder
+    _ENSURE_ASCII = _runtime_minor() < 12
+    _JSON_LOGS = _log_format_is_json()
+    _encoder = json.JSONEncoder(ensure_ascii=_ENSURE_ASCII, allow_nan=True, default=_json_default)
+
+
 def main():
+    serve()
+
+
+def serve():
+    """Loads the handler and serves invocations until the instance ends.
+
+    rayo's zygote (zygote.py) imports this module ahead of time and calls
+    this in each instance it forks, inside the sandbox, once the process
+    looks as a fresh ``python bootstrap.py`` would.
+    """
+    _configure()
     _prepare_paths()
     _prepare_streams()
     api = _RuntimeApi(os.environ["AWS_LAMBDA_RUNTIME_API"])
@@ -873,7 +893,8 @@ def main():
         sys.exit(1)
 
 
-_JSON_LOGS = _log_format_is_json()
+_JSON_LOGS = False  # Set by _configure().
+_configure()
 
 if __name__ == "__main__":
     main()

@@ -10,7 +10,7 @@ use rayo_core::Runtime;
 use rayo_core::runtime::PYTHON_MINORS;
 use thiserror::Error;
 
-use crate::python::BOOTSTRAP_PY;
+use crate::python::{BOOTSTRAP_PY, ZYGOTE_PY};
 
 /// A Python interpreter found on the host.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -107,6 +107,7 @@ pub struct RuntimeCatalog {
     pythons: BTreeMap<u8, PythonInterpreter>,
     fallback: PythonFallback,
     bootstrap_py: PathBuf,
+    zygote_py: PathBuf,
     support_dir: PathBuf,
 }
 
@@ -142,7 +143,8 @@ impl RuntimeCatalog {
         Self::with_interpreters(runtime_dir, pythons.into_values().collect(), fallback)
     }
 
-    /// A catalog of the given interpreters; writes the bootstrap under `runtime_dir`.
+    /// A catalog of the given interpreters; writes the bootstrap and the
+    /// zygote under `runtime_dir`.
     pub fn with_interpreters(
         runtime_dir: &Path,
         interpreters: Vec<PythonInterpreter>,
@@ -150,18 +152,13 @@ impl RuntimeCatalog {
     ) -> std::io::Result<RuntimeCatalog> {
         let python_dir = runtime_dir.join("python");
         std::fs::create_dir_all(&python_dir)?;
-        let bootstrap_py = python_dir.join("bootstrap.py");
-        // Rewritten on every start so that an upgraded binary never runs a stale copy.
-        let current = std::fs::read_to_string(&bootstrap_py).ok();
-        if current.as_deref() != Some(BOOTSTRAP_PY) {
-            let staging = python_dir.join(".bootstrap.py.new");
-            std::fs::write(&staging, BOOTSTRAP_PY)?;
-            std::fs::rename(&staging, &bootstrap_py)?;
-        }
+        let bootstrap_py = write_if_changed(&python_dir, "bootstrap.py", BOOTSTRAP_PY)?;
+        let zygote_py = write_if_changed(&python_dir, "zygote.py", ZYGOTE_PY)?;
         Ok(RuntimeCatalog {
             pythons: interpreters.into_iter().map(|i| (i.minor, i)).collect(),
             fallback,
             bootstrap_py,
+            zygote_py,
             support_dir: runtime_dir.join("site-packages"),
             // `runtime_dir()` relies on this layout.
         })
@@ -174,6 +171,12 @@ impl RuntimeCatalog {
             .parent()
             .and_then(Path::parent)
             .expect("the bootstrap lives in <runtime dir>/python/")
+    }
+
+    /// The built-in zygote script, which runs as root on the host (never
+    /// inside a sandbox).
+    pub fn zygote_py(&self) -> &Path {
+        &self.zygote_py
     }
 
     /// The interpreters found.
@@ -273,6 +276,18 @@ impl fmt::Display for PythonInterpreter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Python {} ({})", self.version, self.executable.display())
     }
+}
+
+/// Writes `content` to `dir/name` unless it is there already; rewritten on
+/// every start so that an upgraded binary never runs a stale copy.
+fn write_if_changed(dir: &Path, name: &str, content: &str) -> std::io::Result<PathBuf> {
+    let path = dir.join(name);
+    if std::fs::read_to_string(&path).ok().as_deref() != Some(content) {
+        let staging = dir.join(format!(".{name}.new"));
+        std::fs::write(&staging, content)?;
+        std::fs::rename(&staging, &path)?;
+    }
+    Ok(path)
 }
 
 /// Runs `program` to learn its version and whether boto3 imports; `None` when

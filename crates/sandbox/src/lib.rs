@@ -19,6 +19,12 @@
 //! exec is written to the log as `rayo sandbox: <what failed>: <error>` and
 //! the init exits with status 126; it never runs the program unsandboxed.
 //!
+//! An instance can also be forked from a pre-initialized interpreter (a
+//! zygote, which rayo's executor runs): [`fork_spec`] creates the cgroup and
+//! describes the same sandbox as a [`wire::ForkSpec`], which the zygote's
+//! child applies itself, step for step as the init does, before it runs the
+//! runtime it already holds in memory.
+//!
 //! Three processes make up a running instance: the init on the host side
 //! (the spawned child, which exits the way the program exits, by the same
 //! signal if it was killed, and is the only one outside the cgroup), PID 1
@@ -196,15 +202,7 @@ pub fn sandboxed_command(
     spec: &SandboxSpec,
     log: &PipeWriter,
 ) -> Result<(Command, Cgroup), SandboxError> {
-    validate(spec)?;
-    let mounts = mounts::plan(&support.config().system_paths, spec)?;
-    let limits = CgroupLimits::for_instance(spec.memory_mb, spec.pids_max, spec.cpu_quota);
-    let cgroup = Cgroup::create(
-        support.cgroups(),
-        &support.config().cgroup_parent,
-        &spec.instance_id,
-        &limits,
-    )?;
+    let (mounts, cgroup) = prepare(support, spec, &[])?;
     let document = wire::InitSpec {
         version: wire::VERSION,
         parent_pid: std::process::id(),
@@ -240,6 +238,120 @@ pub fn sandboxed_command(
         ))
         .process_group(0);
     Ok((command, cgroup))
+}
+
+/// Creates the instance's cgroup and describes, for a zygote, how to fork
+/// the instance of `spec` into its sandbox: the same namespaces, cgroup,
+/// root, user and seccomp filters that [`sandboxed_command`] gives a program.
+/// `spec.program` and `spec.args` are not used (the zygote runs what it
+/// holds). `hidden_paths` are host paths that the zygote's code goes on
+/// using in the sandbox (modules it imported from there): they are bound
+/// read-only at their own path, behind directories that can be traversed
+/// but not listed.
+///
+/// The instance gets a new cgroup, or `cgroup` when given: one made ahead
+/// by [`spare_cgroup`] (the zygote may have put processes forked ahead in
+/// it), which takes the instance's limits. Keep the [`Cgroup`] for as long
+/// as the instance lives, as with [`sandboxed_command`].
+pub fn fork_spec(
+    support: &SandboxSupport,
+    spec: &SandboxSpec,
+    hidden_paths: &[PathBuf],
+    cgroup: Option<Cgroup>,
+) -> Result<(wire::ForkSpec, Cgroup), SandboxError> {
+    let seccomp = seccomp_hex()?;
+    let (mounts, cgroup) = match cgroup {
+        None => prepare(support, spec, hidden_paths)?,
+        Some(mut cgroup) => {
+            validate(spec)?;
+            let mounts = mounts::plan(&support.config().system_paths, spec, hidden_paths)?;
+            cgroup
+                .set_limits(&instance_limits(spec))
+                .map_err(|source| SandboxError::Io {
+                    what: "setting the limits of a cgroup made ahead",
+                    source,
+                })?;
+            (mounts, cgroup)
+        }
+    };
+    let document = wire::ForkSpec {
+        version: wire::FORK_VERSION,
+        cgroup_procs: cgroup.procs_files(),
+        hostname: spec.hostname.clone(),
+        uid: spec.uid,
+        gid: spec.gid,
+        env: spec.env.clone(),
+        cwd: PathBuf::from(mounts::TASK_ROOT),
+        mounts,
+        seccomp,
+        syscalls: wire::SyscallNumbers::native(),
+    };
+    Ok((document, cgroup))
+}
+
+/// Creates a cgroup, named `name`, ahead of the instance that will use it
+/// (see [`fork_spec`]), with the limits of the largest instance Lambda
+/// allows (so that an instance's own only ever lower them) and `pids_max`.
+pub fn spare_cgroup(
+    support: &SandboxSupport,
+    name: &str,
+    pids_max: u32,
+) -> Result<Cgroup, SandboxError> {
+    /// Lambda's largest memory size.
+    const LARGEST_MEMORY_MB: u32 = 10_240;
+    let valid = !name.is_empty()
+        && name.len() <= 128
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if !valid {
+        return Err(SandboxError::InvalidSpec(format!("cgroup name {name:?}")));
+    }
+    let limits = CgroupLimits::for_instance(LARGEST_MEMORY_MB, pids_max, false);
+    Cgroup::create(
+        support.cgroups(),
+        &support.config().cgroup_parent,
+        name,
+        &limits,
+    )
+}
+
+/// The cgroup limits of the instance of `spec`.
+fn instance_limits(spec: &SandboxSpec) -> CgroupLimits {
+    CgroupLimits::for_instance(spec.memory_mb, spec.pids_max, spec.cpu_quota)
+}
+
+/// Checks `spec`, plans its mounts and creates its cgroup.
+fn prepare(
+    support: &SandboxSupport,
+    spec: &SandboxSpec,
+    hidden_paths: &[PathBuf],
+) -> Result<(Vec<wire::MountOp>, Cgroup), SandboxError> {
+    validate(spec)?;
+    let mounts = mounts::plan(&support.config().system_paths, spec, hidden_paths)?;
+    let cgroup = Cgroup::create(
+        support.cgroups(),
+        &support.config().cgroup_parent,
+        &spec.instance_id,
+        &instance_limits(spec),
+    )?;
+    Ok((mounts, cgroup))
+}
+
+/// The seccomp filters as [`wire::ForkSpec`] carries them, compiled once.
+fn seccomp_hex() -> Result<Vec<String>, SandboxError> {
+    static PROGRAMS: std::sync::OnceLock<Result<Vec<String>, String>> = std::sync::OnceLock::new();
+    let programs = PROGRAMS.get_or_init(|| {
+        let programs = seccomp::program_bytes().map_err(|error| error.to_string())?;
+        Ok(programs
+            .iter()
+            .map(|program| program.iter().map(|byte| format!("{byte:02x}")).collect())
+            .collect())
+    });
+    programs.clone().map_err(|error| SandboxError::Io {
+        what: "building the seccomp filter",
+        source: std::io::Error::other(error),
+    })
 }
 
 /// Checks what the init would otherwise only find out after the spawn.

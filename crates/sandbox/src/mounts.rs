@@ -43,11 +43,20 @@ pub(crate) enum HostEntry {
     Link(PathBuf, PathBuf),
 }
 
+/// A runtime path, and whether it is hidden.
+type RuntimePath = (bool, PathBuf);
+
 /// Builds the mount plan for `spec`, looking at the host's system paths and
 /// devices.
+///
+/// `hidden_paths` are bound read-only at their own path too, like runtime
+/// paths, but the directories made to reach them can be traversed and not
+/// listed (0711): a zygote's instance reaches host files it already holds
+/// open by name without learning what else lies beside them.
 pub(crate) fn plan(
     system_paths: &[PathBuf],
     spec: &SandboxSpec,
+    hidden_paths: &[PathBuf],
 ) -> Result<Vec<MountOp>, SandboxError> {
     let system: Vec<HostEntry> = system_paths
         .iter()
@@ -62,7 +71,7 @@ pub(crate) fn plan(
             "the host has no /dev/null".to_string(),
         ));
     }
-    for path in &spec.runtime_ro_paths {
+    for path in spec.runtime_ro_paths.iter().chain(hidden_paths) {
         if let Err(error) = std::fs::metadata(path) {
             return Err(SandboxError::InvalidSpec(format!(
                 "runtime path {}: {error}",
@@ -74,7 +83,7 @@ pub(crate) fn plan(
     // link would resolve against the wrong root: hand it real paths.
     let real_path =
         |path: &Path| std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-    build(&system, &devices, spec, real_path)
+    build(&system, &devices, spec, hidden_paths, real_path)
 }
 
 /// The plan, from what is known of the host; `real_path` resolves a source.
@@ -82,6 +91,7 @@ pub(crate) fn build(
     system: &[HostEntry],
     devices: &[&str],
     spec: &SandboxSpec,
+    hidden_paths: &[PathBuf],
     real_path: impl Fn(&Path) -> PathBuf,
 ) -> Result<Vec<MountOp>, SandboxError> {
     let mut ops = Vec::new();
@@ -104,23 +114,35 @@ pub(crate) fn build(
         })
         .collect();
 
-    let mut runtime_paths: Vec<PathBuf> = Vec::new();
-    for path in &spec.runtime_ro_paths {
+    // (hidden, path): the visible paths first, so that the directories they
+    // share with hidden ones keep their usual mode; parents before children,
+    // so that a child bound inside a parent stays visible.
+    let mut runtime_paths: Vec<RuntimePath> = Vec::new();
+    for (hidden, path) in spec
+        .runtime_ro_paths
+        .iter()
+        .map(|p| (false, p))
+        .chain(hidden_paths.iter().map(|p| (true, p)))
+    {
         check_runtime_path(path)?;
-        runtime_paths.push(path.clone());
+        runtime_paths.push((hidden, path.clone()));
     }
-    // Parents before children, so a child bound inside a parent stays visible.
     runtime_paths.sort();
     runtime_paths.dedup();
     let mut bound: Vec<&Path> = Vec::new();
-    let (in_tmp, runtime_paths): (Vec<PathBuf>, Vec<PathBuf>) =
-        runtime_paths.into_iter().partition(|p| p.starts_with(TMP));
-    for path in &runtime_paths {
+    let (in_tmp, runtime_paths): (Vec<RuntimePath>, Vec<RuntimePath>) = runtime_paths
+        .into_iter()
+        .partition(|(_, p)| p.starts_with(TMP));
+    for (hidden, path) in &runtime_paths {
         let already = covered
             .iter()
             .chain(bound.iter())
             .any(|above| path.starts_with(above));
         if !already {
+            if *hidden {
+                let made: Vec<&Path> = covered.iter().chain(bound.iter()).copied().collect();
+                push_hidden_parents(&mut ops, path, Path::new("/"), &made);
+            }
             ops.push(MountOp::BindReadOnly {
                 source: real_path(path),
                 target: path.clone(),
@@ -156,8 +178,11 @@ pub(crate) fn build(
         exec: true,
     });
     let mut bound_in_tmp: Vec<&Path> = Vec::new();
-    for path in &in_tmp {
+    for (hidden, path) in &in_tmp {
         if !bound_in_tmp.iter().any(|above| path.starts_with(above)) {
+            if *hidden {
+                push_hidden_parents(&mut ops, path, Path::new(TMP), &bound_in_tmp);
+            }
             ops.push(MountOp::BindReadOnly {
                 source: real_path(path),
                 target: path.clone(),
@@ -203,6 +228,25 @@ pub(crate) fn build(
         target: PathBuf::from("/proc"),
     });
     Ok(ops)
+}
+
+/// Makes the directories between `top` (excluded, already there) and `path`
+/// (excluded, its mount point) traversable but not listable, but for those
+/// that lead to a path in `made` (made earlier, with their usual mode).
+fn push_hidden_parents(ops: &mut Vec<MountOp>, path: &Path, top: &Path, made: &[&Path]) {
+    let mut parents: Vec<&Path> = path
+        .ancestors()
+        .skip(1)
+        .take_while(|parent| *parent != top && parent.starts_with(top))
+        .filter(|parent| !made.iter().any(|made| made.starts_with(parent)))
+        .collect();
+    parents.reverse();
+    for parent in parents {
+        ops.push(MountOp::Dir {
+            target: parent.to_path_buf(),
+            mode: 0o711,
+        });
+    }
 }
 
 /// Builds the new root from `ops` and makes it the process's root, read-only.
@@ -579,7 +623,7 @@ mod tests {
         spec.runtime_ro_paths = runtime_paths.iter().map(PathBuf::from).collect();
         spec.opt_dir = opt_dir.map(PathBuf::from);
         let ops =
-            build(&system(), &["null", "zero"], &spec, Path::to_path_buf).expect("valid plan");
+            build(&system(), &["null", "zero"], &spec, &[], Path::to_path_buf).expect("valid plan");
         let binds: Vec<(String, String)> = ops
             .iter()
             .filter_map(|op| match op {
@@ -655,8 +699,14 @@ mod tests {
 
     #[test]
     fn fixed_parts() {
-        let ops =
-            build(&system(), &["null", "zero"], &spec(), Path::to_path_buf).expect("valid plan");
+        let ops = build(
+            &system(),
+            &["null", "zero"],
+            &spec(),
+            &[],
+            Path::to_path_buf,
+        )
+        .expect("valid plan");
         assert!(ops.contains(&MountOp::Symlink {
             target: PathBuf::from("/bin"),
             points_to: PathBuf::from("usr/bin"),
@@ -704,7 +754,7 @@ mod tests {
         spec.runtime_ro_paths = vec![PathBuf::from("/home/me/venv")];
         let real_path =
             |path: &Path| Path::new("/data").join(path.strip_prefix("/").expect("absolute"));
-        let ops = build(&system(), &["null"], &spec, real_path).expect("valid plan");
+        let ops = build(&system(), &["null"], &spec, &[], real_path).expect("valid plan");
         assert!(ops.contains(&MountOp::BindReadOnly {
             source: PathBuf::from("/data/home/me/venv"),
             target: PathBuf::from("/home/me/venv"),
@@ -722,7 +772,7 @@ mod tests {
             PathBuf::from("/tmp/ci/venv"),
             PathBuf::from("/tmp/ci/venv/lib"),
         ];
-        let ops = build(&system(), &["null"], &spec, Path::to_path_buf).unwrap();
+        let ops = build(&system(), &["null"], &spec, &[], Path::to_path_buf).unwrap();
         let tmpfs = ops
             .iter()
             .position(
@@ -740,6 +790,50 @@ mod tests {
     }
 
     #[test]
+    fn hidden_paths_sit_behind_unlistable_directories() {
+        let mut spec = spec();
+        spec.runtime_ro_paths = vec![PathBuf::from("/srv/python")];
+        let hidden = [
+            PathBuf::from("/srv/data/runtime/site"),
+            PathBuf::from("/srv/python/lib"),
+            PathBuf::from("/usr/lib/x"),
+            PathBuf::from("/tmp/d/site"),
+        ];
+        let ops = build(&system(), &["null"], &spec, &hidden, Path::to_path_buf).unwrap();
+        let position = |wanted: &MountOp| ops.iter().position(|op| op == wanted);
+        let dir = |path: &str| MountOp::Dir {
+            target: PathBuf::from(path),
+            mode: 0o711,
+        };
+        let bind = |path: &str| MountOp::BindReadOnly {
+            source: PathBuf::from(path),
+            target: PathBuf::from(path),
+        };
+        // The visible path's parent keeps its usual mode; the rest are made
+        // unlistable, top first, before the bind.
+        let python = position(&bind("/srv/python")).expect("visible path bound");
+        assert_eq!(position(&dir("/srv")), None);
+        let data = position(&dir("/srv/data")).expect("hidden parent");
+        let runtime = position(&dir("/srv/data/runtime")).expect("hidden parent");
+        let site = position(&bind("/srv/data/runtime/site")).expect("hidden path bound");
+        assert!(python < data && data < runtime && runtime < site, "{ops:?}");
+        // Covered by a visible or a system path: nothing to do.
+        assert_eq!(position(&bind("/srv/python/lib")), None);
+        assert_eq!(position(&bind("/usr/lib/x")), None);
+        // Below /tmp: inside the private /tmp, which itself stays as it is.
+        let tmpfs = ops
+            .iter()
+            .position(
+                |op| matches!(op, MountOp::Tmpfs { target, .. } if target == Path::new("/tmp")),
+            )
+            .unwrap();
+        assert_eq!(position(&dir("/tmp")), None);
+        let d = position(&dir("/tmp/d")).expect("hidden parent in /tmp");
+        let tmp_site = position(&bind("/tmp/d/site")).expect("hidden path in /tmp bound");
+        assert!(tmpfs < d && d < tmp_site, "{ops:?}");
+    }
+
+    #[test]
     fn refuses_bad_runtime_paths() {
         for bad in [
             "relative/path",
@@ -754,7 +848,7 @@ mod tests {
             let mut spec = spec();
             spec.runtime_ro_paths = vec![PathBuf::from(bad)];
             assert!(
-                build(&system(), &["null"], &spec, Path::to_path_buf).is_err(),
+                build(&system(), &["null"], &spec, &[], Path::to_path_buf).is_err(),
                 "{bad} accepted"
             );
         }

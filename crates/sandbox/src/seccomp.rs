@@ -119,6 +119,30 @@ pub(crate) fn filters() -> Result<Vec<BpfProgram>, seccompiler::Error> {
     Ok(programs)
 }
 
+/// The filters of [`filters`] as raw bytes, one buffer per filter in the
+/// order they are installed, each instruction a `struct sock_filter` (`u16`
+/// code, `u8` jt, `u8` jf, `u32` k) in native byte order: what a process that
+/// installs the filters itself (an instance forked from a zygote) hands
+/// `prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &sock_fprog)`.
+pub(crate) fn program_bytes() -> Result<Vec<Vec<u8>>, seccompiler::Error> {
+    Ok(filters()?
+        .iter()
+        .map(|program| {
+            program
+                .iter()
+                .flat_map(|instruction| {
+                    let mut bytes = [0u8; 8];
+                    bytes[..2].copy_from_slice(&instruction.code.to_ne_bytes());
+                    bytes[2] = instruction.jt;
+                    bytes[3] = instruction.jf;
+                    bytes[4..].copy_from_slice(&instruction.k.to_ne_bytes());
+                    bytes
+                })
+                .collect()
+        })
+        .collect())
+}
+
 /// On x86_64, answers ENOSYS to the x32 ABI's system call numbers.
 fn x32_guard() -> Option<BpfProgram> {
     #[cfg(target_arch = "x86_64")]
@@ -165,6 +189,23 @@ mod tests {
                 .iter()
                 .all(|program| !program.is_empty() && program.len() < 4096)
         );
+    }
+
+    #[test]
+    fn program_bytes_hold_every_instruction() {
+        let programs = filters().expect("filters compile");
+        let bytes = program_bytes().expect("filters compile");
+        assert_eq!(bytes.len(), programs.len());
+        for (program, bytes) in programs.iter().zip(&bytes) {
+            assert_eq!(bytes.len(), program.len() * 8);
+            let first = &program[0];
+            assert_eq!(u16::from_ne_bytes([bytes[0], bytes[1]]), first.code);
+            assert_eq!((bytes[2], bytes[3]), (first.jt, first.jf));
+            assert_eq!(
+                u32::from_ne_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]),
+                first.k
+            );
+        }
     }
 
     #[test]

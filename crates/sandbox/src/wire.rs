@@ -18,6 +18,11 @@
 //!
 //! `mounts` are applied in order under the new root; every `target` is a
 //! path inside the sandbox, every `source` a host path.
+//!
+//! [`ForkSpec`] is the same sandbox described for a process that is forked
+//! from a pre-initialized interpreter (a zygote) rather than executed: no
+//! program, and the seccomp filters and the system call numbers the zygote
+//! cannot know by itself.
 
 use std::path::PathBuf;
 
@@ -51,6 +56,59 @@ pub struct InitSpec {
     pub cwd: PathBuf,
     /// The root file system, built in this order.
     pub mounts: Vec<MountOp>,
+}
+
+/// The version of [`ForkSpec`] this build writes; the zygote checks it.
+pub const FORK_VERSION: u32 = 1;
+
+/// What a zygote needs to fork an instance into its sandbox: the same
+/// namespaces, cgroup, root, user and filters as [`InitSpec`] gives a program.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ForkSpec {
+    /// Must equal [`FORK_VERSION`].
+    pub version: u32,
+    /// The files the instance's processes join the cgroup through.
+    pub cgroup_procs: Vec<PathBuf>,
+    /// The host name inside the sandbox.
+    pub hostname: String,
+    /// The unprivileged user.
+    pub uid: u32,
+    /// Its group.
+    pub gid: u32,
+    /// The instance's complete environment.
+    pub env: Vec<(String, String)>,
+    /// Its working directory inside the sandbox.
+    pub cwd: PathBuf,
+    /// The root file system, built in this order.
+    pub mounts: Vec<MountOp>,
+    /// The seccomp filters in installation order, each the hex of its
+    /// `struct sock_filter` array in native byte order.
+    pub seccomp: Vec<String>,
+    /// System call numbers of this architecture that have no libc wrapper.
+    pub syscalls: SyscallNumbers,
+}
+
+/// System call numbers, which differ between architectures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyscallNumbers {
+    /// `pivot_root(2)`.
+    pub pivot_root: i64,
+    /// `capset(2)`.
+    pub capset: i64,
+}
+
+impl SyscallNumbers {
+    /// The numbers of the architecture rayo was built for.
+    #[allow(
+        clippy::useless_conversion,
+        reason = "a system call number is an i32 on 32-bit targets"
+    )]
+    pub fn native() -> SyscallNumbers {
+        SyscallNumbers {
+            pivot_root: i64::from(libc::SYS_pivot_root),
+            capset: i64::from(libc::SYS_capset),
+        }
+    }
 }
 
 /// One step of building the sandbox's root file system.

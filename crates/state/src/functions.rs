@@ -234,6 +234,7 @@ impl<'a> FunctionRow<'a> {
                 .map(|a| a.as_str().to_string())
                 .collect(),
             ephemeral_storage_mb: config.ephemeral_storage_mb,
+            dead_letter_target_arn: config.dead_letter_target_arn.clone(),
         };
         let policy: Vec<StatementDocument> = record
             .policy
@@ -337,6 +338,7 @@ impl StoredFunction {
                 environment: document.environment,
                 architectures,
                 ephemeral_storage_mb: document.ephemeral_storage_mb,
+                dead_letter_target_arn: document.dead_letter_target_arn,
                 code: CodeRef {
                     sha256_hex: self.code_sha256,
                     size: code_size,
@@ -410,6 +412,8 @@ struct ConfigDocument {
     environment: BTreeMap<String, String>,
     architectures: Vec<String>,
     ephemeral_storage_mb: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    dead_letter_target_arn: Option<String>,
 }
 
 /// One policy statement as kept in `functions.policy`.
@@ -493,6 +497,7 @@ pub(crate) mod tests {
                 environment: BTreeMap::new(),
                 architectures: vec![Architecture::X86_64],
                 ephemeral_storage_mb: 512,
+                dead_letter_target_arn: None,
                 code: CodeRef {
                     sha256_hex: format!("sha-of-{name}"),
                     size: 100,
@@ -533,6 +538,7 @@ pub(crate) mod tests {
                 ]),
                 architectures: vec![Architecture::Arm64, Architecture::X86_64],
                 ephemeral_storage_mb: 10_240,
+                dead_letter_target_arn: Some("arn:aws:sqs:us-east-1:123456789012:dlq".to_string()),
                 code: CodeRef {
                     sha256_hex: "ab".repeat(32),
                     size: 50 * 1024 * 1024,

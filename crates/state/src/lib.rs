@@ -3,13 +3,18 @@
 //!
 //! [`SqliteState`] is the one type; it implements
 //! [`rayo_core::store::FunctionStore`], [`rayo_core::store::LogStore`],
-//! [`rayo_core::store::InvocationQueue`] and [`rayo_core::store::RuleStore`].
+//! [`rayo_core::store::InvocationQueue`], [`rayo_core::store::RuleStore`],
+//! [`rayo_core::queue::QueueStore`],
+//! [`rayo_core::event_source::EventSourceMappingStore`] and
+//! [`rayo_core::store::HttpTriggerStore`].
 //! All of rayo's SQL lives in this crate.
 
 #![forbid(unsafe_code)]
 
 mod db;
+mod event_source_mappings;
 mod functions;
+mod http_triggers;
 mod invocations;
 mod logs;
 mod queues;

@@ -19,6 +19,8 @@ const MIGRATION_LIST: &[M<'static>] = &[
     M::up(V4_EVENT_INVOKE_CONFIG),
     M::up(V5_RULES),
     M::up(V6_QUEUES),
+    M::up(V7_EVENT_SOURCE_MAPPINGS),
+    M::up(V8_HTTP_TRIGGERS),
 ];
 
 /// Version 1: functions with their `$LATEST` configuration, and logs.
@@ -202,6 +204,88 @@ CREATE TABLE queue_deduplication (
 ) STRICT;
 "#;
 
+/// Version 7: event source mappings (a queue polled for a function).
+///
+/// The settings that queries use are columns; the rest is a JSON document
+/// whose missing fields take defaults when read, so settings can be added
+/// without a migration. One mapping per event source and function (and
+/// qualifier), as Lambda allows; they are listed in creation order.
+const V7_EVENT_SOURCE_MAPPINGS: &str = r#"
+CREATE TABLE event_source_mappings (
+    uuid             TEXT PRIMARY KEY NOT NULL,
+    event_source_arn TEXT NOT NULL,
+    function_name    TEXT NOT NULL,
+    qualifier        TEXT,
+    enabled          INTEGER NOT NULL,
+    created_ms       INTEGER NOT NULL,
+    last_modified_ms INTEGER NOT NULL,
+    config           TEXT NOT NULL CHECK (json_valid(config))
+) STRICT;
+
+CREATE UNIQUE INDEX event_source_mappings_pair
+    ON event_source_mappings (event_source_arn, function_name, IFNULL(qualifier, ''));
+CREATE INDEX event_source_mappings_order ON event_source_mappings (created_ms, uuid);
+CREATE INDEX event_source_mappings_function ON event_source_mappings (function_name);
+"#;
+
+/// Version 8: HTTP triggers: function URLs, and HTTP APIs with their
+/// integrations, routes and stages.
+///
+/// A function's URLs go with it (ON DELETE CASCADE), as Lambda deletes them
+/// with the function; an unqualified URL has the qualifier `''`, so the
+/// primary key holds. Everything under an API goes with the API. An API's
+/// `revision` moves on with every change under it (the store does that in
+/// the same transaction), which is how the gateway knows its cached route
+/// table is stale. Settings that no query uses are a JSON document whose
+/// missing fields take defaults when read.
+const V8_HTTP_TRIGGERS: &str = r#"
+CREATE TABLE function_urls (
+    function_name    TEXT NOT NULL REFERENCES functions (name) ON DELETE CASCADE,
+    qualifier        TEXT NOT NULL,
+    url_id           TEXT NOT NULL UNIQUE,
+    created_ms       INTEGER NOT NULL,
+    last_modified_ms INTEGER NOT NULL,
+    config           TEXT NOT NULL CHECK (json_valid(config)),
+    PRIMARY KEY (function_name, qualifier)
+) STRICT;
+
+CREATE TABLE http_apis (
+    api_id     TEXT PRIMARY KEY NOT NULL,
+    name       TEXT NOT NULL,
+    created_ms INTEGER NOT NULL,
+    revision   INTEGER NOT NULL DEFAULT 0,
+    config     TEXT NOT NULL CHECK (json_valid(config))
+) STRICT;
+
+CREATE INDEX http_apis_order ON http_apis (created_ms, api_id);
+
+CREATE TABLE http_api_integrations (
+    api_id         TEXT NOT NULL REFERENCES http_apis (api_id) ON DELETE CASCADE,
+    integration_id TEXT NOT NULL,
+    config         TEXT NOT NULL CHECK (json_valid(config)),
+    PRIMARY KEY (api_id, integration_id)
+) STRICT;
+
+CREATE TABLE http_api_routes (
+    api_id    TEXT NOT NULL REFERENCES http_apis (api_id) ON DELETE CASCADE,
+    route_id  TEXT NOT NULL,
+    route_key TEXT NOT NULL,
+    config    TEXT NOT NULL CHECK (json_valid(config)),
+    PRIMARY KEY (api_id, route_id)
+) STRICT;
+
+CREATE UNIQUE INDEX http_api_routes_key ON http_api_routes (api_id, route_key);
+
+CREATE TABLE http_api_stages (
+    api_id          TEXT NOT NULL REFERENCES http_apis (api_id) ON DELETE CASCADE,
+    stage_name      TEXT NOT NULL,
+    created_ms      INTEGER NOT NULL,
+    last_updated_ms INTEGER NOT NULL,
+    config          TEXT NOT NULL CHECK (json_valid(config)),
+    PRIMARY KEY (api_id, stage_name)
+) STRICT;
+"#;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -213,6 +297,6 @@ mod tests {
 
     #[test]
     fn schema_version_counts_migrations() {
-        assert_eq!(SCHEMA_VERSION, 6);
+        assert_eq!(SCHEMA_VERSION, 8);
     }
 }

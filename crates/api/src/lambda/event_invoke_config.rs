@@ -9,6 +9,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use rayo_core::event_source::parse_queue_arn;
 use rayo_core::validation::ValidationError;
 use rayo_core::{EventInvokeConfig, FunctionRecord, LATEST, Region};
 use serde::Deserialize;
@@ -136,25 +137,11 @@ fn apply(
     input: EventInvokeConfigIn,
 ) -> Result<EventInvokeConfig, LambdaError> {
     if let Some(retries) = input.maximum_retry_attempts {
-        if !(0..=2).contains(&retries) {
-            return Err(ValidationError::constraint(
-                "maximumRetryAttempts",
-                &retries.to_string(),
-                "Member must have value between 0 and 2",
-            )
-            .into());
-        }
+        check_range("maximumRetryAttempts", retries, 0, 2)?;
         config.maximum_retry_attempts = Some(retries as u32);
     }
     if let Some(age) = input.maximum_event_age_in_seconds {
-        if !(60..=21_600).contains(&age) {
-            return Err(ValidationError::constraint(
-                "maximumEventAgeInSeconds",
-                &age.to_string(),
-                "Member must have value between 60 and 21600",
-            )
-            .into());
-        }
+        check_range("maximumEventAgeInSeconds", age, 60, 21_600)?;
         config.maximum_event_age_seconds = Some(age as u32);
     }
     if let Some(destinations) = input.destination_config {
@@ -170,7 +157,8 @@ fn apply(
 }
 
 /// Destinations rayo delivers to: functions (their invocation record is
-/// their event). Queue, topic and bus destinations need those services.
+/// their event) and rayo's own standard SQS queues (the record is the
+/// message). Topic and bus destinations need those services.
 fn checked_destination(
     state: &ApiState,
     destination: Option<String>,
@@ -179,15 +167,15 @@ fn checked_destination(
         return Ok(None);
     };
     let parts: Vec<&str> = destination.split(':').collect();
+    if parts.len() >= 6 && parts[0] == "arn" && parts[2] == "sqs" {
+        return checked_queue_target(state, &destination, "destination").map(Some);
+    }
     let is_function =
         parts.len() >= 7 && parts[0] == "arn" && parts[2] == "lambda" && parts[5] == "function";
     if !is_function {
-        if parts.len() >= 6
-            && parts[0] == "arn"
-            && ["sqs", "sns", "events", "s3"].contains(&parts[2])
-        {
+        if parts.len() >= 6 && parts[0] == "arn" && ["sns", "events", "s3"].contains(&parts[2]) {
             return Err(LambdaError::invalid_parameter(format!(
-                "The destination ARN {destination} is not supported by this server: destinations must be Lambda functions"
+                "The destination ARN {destination} is not supported by this server: destinations must be Lambda functions or SQS queues"
             )));
         }
         return Err(LambdaError::invalid_parameter(format!(
@@ -200,6 +188,49 @@ fn checked_destination(
         )));
     }
     Ok(Some(destination))
+}
+
+/// Checks that `arn` names an existing standard queue of this server, in
+/// its region and account, for a destination or a dead-letter queue
+/// (`what`). FIFO queues are refused, as Lambda refuses them there.
+pub(crate) fn checked_queue_target(
+    state: &ApiState,
+    arn: &str,
+    what: &str,
+) -> Result<String, LambdaError> {
+    let Some((region, account, queue_name)) = parse_queue_arn(arn) else {
+        return Err(LambdaError::invalid_parameter(format!(
+            "The {what} ARN {arn} is invalid."
+        )));
+    };
+    if region != state.region.name || account != state.region.account_id {
+        return Err(LambdaError::invalid_parameter(format!(
+            "The {what} ARN {arn} is in another region or account."
+        )));
+    }
+    let Some(queue) = state.queues.get_queue(queue_name)? else {
+        return Err(LambdaError::invalid_parameter(format!(
+            "The {what} queue {arn} does not exist."
+        )));
+    };
+    if queue.attributes.is_fifo() {
+        return Err(LambdaError::invalid_parameter(format!(
+            "The {what} queue {arn} is a FIFO queue: only standard queues are supported."
+        )));
+    }
+    Ok(arn.to_string())
+}
+
+/// A bound check worded as AWS words it.
+fn check_range(field: &str, value: i64, min: i64, max: i64) -> Result<(), LambdaError> {
+    let rule = if value < min {
+        format!("Member must have value greater than or equal to {min}")
+    } else if value > max {
+        format!("Member must have value less than or equal to {max}")
+    } else {
+        return Ok(());
+    };
+    Err(ValidationError::constraint(field, &value.to_string(), &rule).into())
 }
 
 fn load_latest(

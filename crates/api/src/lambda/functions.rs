@@ -23,8 +23,9 @@ use rayo_core::{
 use serde_json::json;
 use time::OffsetDateTime;
 
+use super::event_invoke_config::checked_queue_target;
 use super::shapes::{
-    CodeLocationOut, CreateFunctionIn, GetFunctionOut, UpdateFunctionCodeIn,
+    CodeLocationOut, CreateFunctionIn, DeadLetterConfigIn, GetFunctionOut, UpdateFunctionCodeIn,
     UpdateFunctionConfigurationIn, function_configuration, parse_json,
 };
 use crate::ApiState;
@@ -85,6 +86,7 @@ pub(crate) async fn create_function(
     let tags = input.tags.unwrap_or_default();
     validate_tags(&tags)?;
     refuse_layers(input.layers.as_deref())?;
+    let dead_letter_target_arn = dead_letter_target(&state, input.dead_letter_config)?;
     let code = input.code.unwrap_or_default();
     if code.s3_bucket.is_some() || code.s3_key.is_some() || code.image_uri.is_some() {
         return Err(LambdaError::invalid_parameter(
@@ -108,6 +110,7 @@ pub(crate) async fn create_function(
         environment,
         architectures,
         ephemeral_storage_mb,
+        dead_letter_target_arn,
         code,
         last_modified: now(),
         revision_id: new_revision_id(),
@@ -257,6 +260,9 @@ pub(crate) async fn update_function_configuration(
         config.ephemeral_storage_mb = validate_ephemeral_storage(storage.size)?;
     }
     refuse_layers(input.layers.as_deref())?;
+    if let Some(dead_letter_config) = input.dead_letter_config {
+        config.dead_letter_target_arn = dead_letter_target(&state, Some(dead_letter_config))?;
+    }
     config.last_modified = now();
     config.revision_id = new_revision_id();
     save(&state, &record, &previous_revision)?;
@@ -434,6 +440,26 @@ fn parse_architectures(list: Option<Vec<String>>) -> Result<Vec<Architecture>, L
         .into());
     }
     Ok(vec![Architecture::parse(&list[0])?])
+}
+
+/// The dead-letter queue a `DeadLetterConfig` names: an existing standard
+/// queue of this server. An empty or missing `TargetArn` means none.
+fn dead_letter_target(
+    state: &ApiState,
+    config: Option<DeadLetterConfigIn>,
+) -> Result<Option<String>, LambdaError> {
+    match config
+        .and_then(|c| c.target_arn)
+        .filter(|arn| !arn.is_empty())
+    {
+        None => Ok(None),
+        Some(arn) if arn.split(':').nth(2) == Some("sns") => {
+            Err(LambdaError::invalid_parameter(format!(
+                "The dead-letter target {arn} is not supported by this server: dead-letter queues must be SQS queues"
+            )))
+        }
+        Some(arn) => checked_queue_target(state, &arn, "dead-letter").map(Some),
+    }
 }
 
 fn refuse_layers(layers: Option<&[String]>) -> Result<(), LambdaError> {

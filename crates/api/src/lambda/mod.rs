@@ -3,6 +3,8 @@
 mod account;
 mod concurrency;
 mod event_invoke_config;
+mod event_source_mappings;
+mod function_urls;
 mod functions;
 mod invoke;
 mod policy;
@@ -79,6 +81,33 @@ pub(crate) fn routes() -> Router<Arc<ApiState>> {
         .route(
             "/2019-09-25/functions/{function_name}/event-invoke-config/list",
             get(event_invoke_config::list_function_event_invoke_configs),
+        )
+        .route(
+            "/2015-03-31/event-source-mappings",
+            post(event_source_mappings::create_event_source_mapping)
+                .get(event_source_mappings::list_event_source_mappings),
+        )
+        .route(
+            "/2015-03-31/event-source-mappings/",
+            post(event_source_mappings::create_event_source_mapping)
+                .get(event_source_mappings::list_event_source_mappings),
+        )
+        .route(
+            "/2015-03-31/event-source-mappings/{uuid}",
+            get(event_source_mappings::get_event_source_mapping)
+                .put(event_source_mappings::update_event_source_mapping)
+                .delete(event_source_mappings::delete_event_source_mapping),
+        )
+        .route(
+            "/2021-10-31/functions/{function_name}/url",
+            post(function_urls::create_function_url_config)
+                .get(function_urls::get_function_url_config)
+                .put(function_urls::update_function_url_config)
+                .delete(function_urls::delete_function_url_config),
+        )
+        .route(
+            "/2021-10-31/functions/{function_name}/urls",
+            get(function_urls::list_function_url_configs),
         )
         .route(
             "/2017-03-31/tags/{resource}",

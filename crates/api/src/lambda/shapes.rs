@@ -26,6 +26,13 @@ pub(crate) struct EphemeralStorageIn {
     pub(crate) size: i64,
 }
 
+/// `DeadLetterConfig` in requests; an empty `TargetArn` removes it.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct DeadLetterConfigIn {
+    pub(crate) target_arn: Option<String>,
+}
+
 /// `Code` in CreateFunction.
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -56,6 +63,7 @@ pub(crate) struct CreateFunctionIn {
     pub(crate) ephemeral_storage: Option<EphemeralStorageIn>,
     pub(crate) package_type: Option<String>,
     pub(crate) layers: Option<Vec<String>>,
+    pub(crate) dead_letter_config: Option<DeadLetterConfigIn>,
 }
 
 /// The body of UpdateFunctionCode.
@@ -87,6 +95,7 @@ pub(crate) struct UpdateFunctionConfigurationIn {
     pub(crate) ephemeral_storage: Option<EphemeralStorageIn>,
     pub(crate) revision_id: Option<String>,
     pub(crate) layers: Option<Vec<String>>,
+    pub(crate) dead_letter_config: Option<DeadLetterConfigIn>,
 }
 
 /// The body of AddPermission.
@@ -173,6 +182,9 @@ pub(crate) fn function_configuration(region: &Region, config: &FunctionConfig) -
     });
     if !config.environment.is_empty() {
         out["Environment"] = json!({ "Variables": config.environment });
+    }
+    if let Some(target_arn) = &config.dead_letter_target_arn {
+        out["DeadLetterConfig"] = json!({ "TargetArn": target_arn });
     }
     out
 }

@@ -7,7 +7,6 @@
 mod error;
 mod json;
 mod messages;
-mod notifier;
 mod query;
 mod queues;
 
@@ -17,8 +16,8 @@ use crate::ApiState;
 use error::{ErrorCode, SqsError};
 
 pub(crate) use json::handle as handle_json;
-pub use notifier::QueueNotifier;
 pub(crate) use query::{handle as handle_query, is_query_request};
+pub use rayo_invoker::QueueNotifier;
 
 /// The protocol a request came in, which its answer uses too.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -11,11 +11,16 @@ use rand::RngCore;
 use rayo_api::{ApiState, CodeUrlSigner, QueueNotifier};
 use rayo_blobs::FsCodeStore;
 use rayo_core::Region;
+use rayo_core::event_source::EventSourceMappingStore;
 use rayo_core::invocation::AsyncRetryPolicy;
 use rayo_core::queue::QueueStore;
-use rayo_core::store::{CodeStore, FunctionStore, InvocationQueue, LogStore, RuleStore};
-use rayo_executor::{Executor, ExecutorConfig, SandboxMode};
-use rayo_invoker::{AsyncDispatcher, AsyncOptions, Invoker, ScheduleOptions, Scheduler};
+use rayo_core::store::{
+    CodeStore, FunctionStore, HttpTriggerStore, InvocationQueue, LogStore, RuleStore,
+};
+use rayo_executor::{Executor, ExecutorConfig, SandboxMode, Zygotes};
+use rayo_invoker::{
+    AsyncDispatcher, AsyncOptions, Invoker, ScheduleOptions, Scheduler, SqsPoller, SqsPollerOptions,
+};
 use rayo_runtimes::{PythonFallback, RuntimeCatalog};
 use rayo_state::SqliteState;
 use tokio::signal::unix::{SignalKind, signal};
@@ -68,6 +73,12 @@ pub(crate) struct ServerArgs {
     /// compete.
     #[arg(long, env = "RAYO_CPU_QUOTA")]
     cpu_quota: bool,
+
+    /// Start every Python instance as its own interpreter instead of forking
+    /// it, already sandboxed, from a pre-initialized one (a zygote per
+    /// Python version). Cold starts are slower; for comparison.
+    #[arg(long, env = "RAYO_NO_ZYGOTES")]
+    no_zygotes: bool,
 
     /// What to do when a function asks for a Python version this host lacks:
     /// `refuse` (CreateFunction fails), `newest` (run it on the newest
@@ -183,6 +194,11 @@ pub(crate) async fn run(args: ServerArgs) -> anyhow::Result<ExitCode> {
         log_store: logs.clone(),
         sandbox,
         cpu_quota: args.cpu_quota,
+        zygotes: if args.no_zygotes {
+            Zygotes::disabled()
+        } else {
+            Zygotes::enabled()
+        },
     });
     let total_reserved: u32 = functions
         .list_functions(None, usize::MAX)?
@@ -191,7 +207,16 @@ pub(crate) async fn run(args: ServerArgs) -> anyhow::Result<ExitCode> {
         .sum();
     executor.set_total_reserved(total_reserved).await;
     let queue: Arc<dyn InvocationQueue> = state.clone();
-    let invoker = Invoker::new(functions.clone(), executor.clone(), region.clone(), queue);
+    let queues: Arc<dyn QueueStore> = state.clone();
+    let queue_notifier = QueueNotifier::default();
+    let invoker = Invoker::new(
+        functions.clone(),
+        executor.clone(),
+        region.clone(),
+        queue,
+        queues.clone(),
+        queue_notifier.clone(),
+    );
     let dispatcher = AsyncDispatcher::start(
         invoker.clone(),
         AsyncOptions {
@@ -225,8 +250,23 @@ pub(crate) async fn run(args: ServerArgs) -> anyhow::Result<ExitCode> {
             time_scale: args.schedule_time_scale,
         },
     );
-    let queues: Arc<dyn QueueStore> = state.clone();
-    let queue_notifier = QueueNotifier::default();
+    let event_source_mappings: Arc<dyn EventSourceMappingStore> = state.clone();
+    let mappings_changed = Arc::new(tokio::sync::Notify::new());
+    let sqs_poller = SqsPoller::start(
+        invoker.clone(),
+        event_source_mappings.clone(),
+        mappings_changed.clone(),
+        SqsPollerOptions {
+            account_concurrency,
+        },
+    );
+    let http_triggers: Arc<dyn HttpTriggerStore> = state.clone();
+    let gateway = rayo_gateway::Gateway::new(
+        http_triggers.clone(),
+        invoker.clone(),
+        region.clone(),
+        bound.port(),
+    );
     let api_state = ApiState {
         region,
         functions,
@@ -240,8 +280,13 @@ pub(crate) async fn run(args: ServerArgs) -> anyhow::Result<ExitCode> {
         rules_changed,
         queues,
         queue_notifier: queue_notifier.clone(),
+        event_source_mappings,
+        mappings_changed,
+        http_triggers,
+        gateway,
     };
-    let app = rayo_api::router(api_state);
+    // The peer address is an HTTP trigger event's `sourceIp`.
+    let app = rayo_api::router(api_state).into_make_service_with_connect_info::<SocketAddr>();
 
     // Tests and scripts read this line to find the server.
     println!("rayo listening on {endpoint_url}");
@@ -257,6 +302,7 @@ pub(crate) async fn run(args: ServerArgs) -> anyhow::Result<ExitCode> {
         .context("serving")?;
     tracing::info!("in-flight requests finished; finishing running asynchronous invocations");
     scheduler.shutdown().await;
+    sqs_poller.shutdown().await;
     dispatcher.shutdown().await;
     executor.shutdown().await;
     tracing::info!("rayo server stopped");

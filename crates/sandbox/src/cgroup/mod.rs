@@ -136,6 +136,18 @@ impl Cgroup {
         }
     }
 
+    /// Sets new limits, for a cgroup made before its instance was known.
+    /// The memory limit may only be lowered (version 1 checks it against
+    /// the memory-plus-swap limit, which is written after it).
+    pub fn set_limits(&mut self, limits: &CgroupLimits) -> io::Result<()> {
+        match &self.inner {
+            Inner::V1(inner) => inner.set_limits(limits)?,
+            Inner::V2(inner) => inner.set_limits(limits)?,
+        }
+        self.limits = *limits;
+        Ok(())
+    }
+
     /// Turns the CPU quota on or off (the weight stays), for instance to let
     /// an instance's init run at full speed.
     pub fn set_cpu_quota(&mut self, enabled: bool) -> io::Result<()> {

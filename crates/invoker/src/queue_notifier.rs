@@ -1,6 +1,8 @@
-//! Wakes long polls: a `ReceiveMessage` waiting on a queue is woken when a
-//! message is sent to it (or becomes visible by a visibility change), so it
-//! answers as soon as there is something to receive.
+//! Wakes whoever waits on a queue: an SQS `ReceiveMessage` long poll, or an
+//! event source mapping's poller, is woken when a message is sent to the
+//! queue (or becomes visible by a visibility change), so it receives as soon
+//! as there is something to receive. The SQS API and the invoker (pollers,
+//! queue destinations) share one.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -8,7 +10,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use tokio::sync::futures::OwnedNotified;
 use tokio::sync::{Notify, watch};
 
-/// Per-queue wake-ups for long polls, and the server's shutdown, which ends
+/// Per-queue wake-ups for long polls and pollers, and the server's shutdown, which ends
 /// every long poll at once. Cheap to clone; clones share the state.
 #[derive(Debug, Clone)]
 pub struct QueueNotifier {
@@ -29,7 +31,7 @@ impl QueueNotifier {
     /// A future that completes at the next [`QueueNotifier::notify`] of
     /// `queue_name`. Enable it (`Pin::as_mut().enable()`) before looking at
     /// the queue, so a message sent in between is not missed.
-    pub(crate) fn notified(&self, queue_name: &str) -> OwnedNotified {
+    pub fn notified(&self, queue_name: &str) -> OwnedNotified {
         self.queues
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -40,7 +42,7 @@ impl QueueNotifier {
     }
 
     /// Wakes every long poll of `queue_name`.
-    pub(crate) fn notify(&self, queue_name: &str) {
+    pub fn notify(&self, queue_name: &str) {
         let notify = self
             .queues
             .lock()
@@ -53,7 +55,7 @@ impl QueueNotifier {
     }
 
     /// Forgets a deleted queue.
-    pub(crate) fn forget(&self, queue_name: &str) {
+    pub fn forget(&self, queue_name: &str) {
         let removed = self
             .queues
             .lock()
@@ -71,7 +73,7 @@ impl QueueNotifier {
     }
 
     /// Completes once [`QueueNotifier::close`] has been called.
-    pub(crate) async fn closed(&self) {
+    pub async fn closed(&self) {
         let mut closing = self.closing.subscribe();
         // An error means the sender is gone, which cannot happen while
         // `self` holds it; either way there is nothing left to wait for.
@@ -79,7 +81,7 @@ impl QueueNotifier {
     }
 
     /// Whether [`QueueNotifier::close`] has been called.
-    pub(crate) fn is_closed(&self) -> bool {
+    pub fn is_closed(&self) -> bool {
         *self.closing.borrow()
     }
 }
