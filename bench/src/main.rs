@@ -298,12 +298,12 @@ fn print_table(baselines: &Baselines, zygotes: &Figures, no_zygotes: &Figures) {
             memory_row(
                 &format!("idle instance USS, median of {n} ({how})"),
                 median(|m| m.uss_kib),
-                idle_python.uss_kib,
+                idle_python.rss_kib,
             );
             memory_row(
                 &format!("idle instance PSS, median of {n} ({how})"),
                 median(|m| m.pss_kib),
-                idle_python.pss_kib,
+                idle_python.rss_kib,
             );
         }
         if let Some(zygote) = zygotes.zygote {
@@ -312,7 +312,7 @@ fn print_table(baselines: &Baselines, zygotes: &Figures, no_zygotes: &Figures) {
             memory_row(
                 "the zygote itself, RSS (once per Python version)",
                 zygote.rss_kib,
-                idle_python.uss_kib,
+                idle_python.rss_kib,
             );
         }
     }
@@ -327,9 +327,11 @@ fn print_table(baselines: &Baselines, zygotes: &Figures, no_zygotes: &Figures) {
     );
     println!();
     println!("baselines: cold and warm times against python3 -c pass, boto3 cold starts against");
-    println!("python3 -c \"import boto3\"; memory against the USS of an idle python3 (an instance");
-    println!("counts every process of its process group: two when forked from a zygote, three");
-    println!("otherwise); throughput against python3 -c pass runs per second.");
+    println!("python3 -c \"import boto3\"; memory against the resident size of an idle python3");
+    println!("(what one more interpreter costs at most; its USS and PSS depend on the other");
+    println!("interpreters running); an instance counts every process of its process group: two");
+    println!("when forked from a zygote, three otherwise; throughput against python3 -c pass runs");
+    println!("per second.");
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {

@@ -579,7 +579,7 @@ fn spawn(command: std::process::Command) -> Result<tokio::process::Child, Execut
 /// `None` says to start it the ordinary way.
 async fn fork_from_zygote(
     config: &ExecutorConfig,
-    support: &rayo_sandbox::SandboxSupport,
+    support: &Arc<rayo_sandbox::SandboxSupport>,
     spec: &rayo_sandbox::SandboxSpec,
     interpreter: &rayo_runtimes::PythonInterpreter,
     function: &FunctionConfig,
@@ -589,7 +589,7 @@ async fn fork_from_zygote(
     let sandbox_bootstrap = Path::new(spec.args.first()?);
     let zygote = config
         .zygotes
-        .get(&config.catalog, interpreter, sandbox_bootstrap)
+        .get(&config.catalog, support, interpreter, sandbox_bootstrap)
         .await?;
     let function_env: Vec<(&str, &str)> = function
         .environment
@@ -610,6 +610,7 @@ async fn fork_from_zygote(
         support,
         spec,
         &zygote.preloaded.third_party_dirs,
+        zygote.take_spare_cgroup(),
     ) {
         Ok(prepared) => prepared,
         Err(error) => {

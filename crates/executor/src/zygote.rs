@@ -42,6 +42,7 @@ use nix::sys::socket::{
 };
 use rayo_runtimes::{PythonInterpreter, RuntimeCatalog};
 use rayo_sandbox::wire::ForkSpec;
+use rayo_sandbox::{Cgroup, SandboxSupport};
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, Interest};
 use tokio::net::UnixDatagram;
@@ -72,14 +73,12 @@ impl Zygotes {
     pub(crate) async fn get(
         &self,
         catalog: &RuntimeCatalog,
+        support: &Arc<SandboxSupport>,
         interpreter: &PythonInterpreter,
         sandbox_bootstrap: &Path,
     ) -> Option<Arc<Zygote>> {
         let manager = self.manager.as_ref()?;
-        let slot = manager
-            .slots
-            .lock()
-            .expect("the zygote table is never poisoned")
+        let slot = lock(&manager.slots)
             .entry(interpreter.executable.clone())
             .or_default()
             .clone();
@@ -91,6 +90,8 @@ impl Zygotes {
         }
         if let Some(zygote) = slot.zygote.take() {
             tracing::warn!(python = %interpreter, pid = zygote.pid, "the zygote ended; starting another");
+            // Its spare's cgroup goes, which waits for its processes.
+            tokio::task::spawn_blocking(move || drop(zygote));
         }
         if let Some((at, _)) = &slot.failure
             && at.elapsed() < RETRY_AFTER
@@ -98,9 +99,10 @@ impl Zygotes {
             return None;
         }
         let started = Instant::now();
-        match Zygote::start(catalog, interpreter, sandbox_bootstrap).await {
+        match Zygote::start(catalog, support, interpreter, sandbox_bootstrap).await {
             Ok(zygote) => {
                 let zygote = Arc::new(zygote);
+                zygote.prepare_spare();
                 tracing::info!(
                     python = %interpreter,
                     pid = zygote.pid,
@@ -144,6 +146,8 @@ const ENV_SPACE_BYTES: usize = 16 * 1024;
 const ENV_SPACE_VARIABLE: &str = "_RAYO_ZYGOTE_ENV_SPACE";
 /// The largest message a zygote sends.
 const MAX_REPLY_BYTES: usize = 64 * 1024;
+/// The process limit of a cgroup made ahead; the instance's own replaces it.
+const SPARE_PIDS_MAX: u32 = 1024;
 
 #[derive(Debug, Default)]
 struct Manager {
@@ -166,7 +170,7 @@ pub(crate) struct Zygote {
     pub(crate) preloaded: Preloaded,
     socket: Arc<UnixDatagram>,
     shared: Arc<Shared>,
-    next_id: AtomicU64,
+    support: Arc<SandboxSupport>,
     /// Killed when the zygote is dropped.
     _process: tokio::process::Child,
 }
@@ -175,8 +179,23 @@ pub(crate) struct Zygote {
 #[derive(Debug, Default)]
 struct Shared {
     alive: AtomicBool,
+    next_id: AtomicU64,
     pending: Mutex<HashMap<u64, oneshot::Sender<Result<Forked, String>>>>,
     exits: Mutex<HashMap<i32, oneshot::Sender<ExitStatus>>>,
+    /// The cgroup made ahead for the next instance.
+    spare: Mutex<Option<SpareCgroup>>,
+}
+
+/// A cgroup made ahead for the next instance, into which the zygote moves
+/// the processes it forked ahead (its spare) while it has nothing else to
+/// do: moving a process waits for an RCU grace period, which can take
+/// milliseconds, better not spent during a cold start.
+#[derive(Debug)]
+struct SpareCgroup {
+    id: u64,
+    cgroup: Cgroup,
+    /// Whether the zygote says its spare is in it.
+    prepared: bool,
 }
 
 /// The modules a zygote imported beyond the runtime's own.
@@ -197,6 +216,7 @@ pub(crate) struct Preloaded {
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Message {
     Ready(Preloaded),
+    Prepared { id: u64 },
     Forked { id: u64, pid: i32 },
     Refused { id: u64, error: String },
     Exited { pid: i32, status: i32 },
@@ -218,6 +238,7 @@ pub(crate) struct ForkRequest<'a> {
 impl Zygote {
     async fn start(
         catalog: &RuntimeCatalog,
+        support: &Arc<SandboxSupport>,
         interpreter: &PythonInterpreter,
         sandbox_bootstrap: &Path,
     ) -> io::Result<Zygote> {
@@ -244,9 +265,9 @@ impl Zygote {
             .arg(runtime_dir.join("python").join("bootstrap.py"))
             .arg("--runtime-as")
             .arg(sandbox_bootstrap);
-        let support = catalog.support_site_packages(interpreter.minor);
-        if support.is_dir() {
-            command.arg("--path").arg(&support);
+        let support_dir = catalog.support_site_packages(interpreter.minor);
+        if support_dir.is_dir() {
+            command.arg("--path").arg(&support_dir);
         }
         command
             .env_clear()
@@ -296,15 +317,78 @@ impl Zygote {
         };
         let shared = Arc::new(Shared::default());
         shared.alive.store(true, Ordering::SeqCst);
+        shared.next_id.store(1, Ordering::Relaxed);
         tokio::spawn(read_replies(socket.clone(), shared.clone(), buffer));
         Ok(Zygote {
             pid,
             preloaded,
             socket,
             shared,
-            next_id: AtomicU64::new(1),
+            support: support.clone(),
             _process: process,
         })
+    }
+
+    /// Makes a cgroup for the next instance, in the background, and asks the
+    /// zygote to move its spare into it; nothing when one is made already.
+    fn prepare_spare(self: &Arc<Self>) {
+        let zygote = self.clone();
+        tokio::spawn(async move {
+            if !zygote.is_alive() || lock(&zygote.shared.spare).is_some() {
+                return;
+            }
+            let id = zygote.shared.next_id.fetch_add(1, Ordering::Relaxed);
+            let support = zygote.support.clone();
+            let name = format!("zygote-{}-{id}", zygote.pid);
+            let made = tokio::task::spawn_blocking(move || {
+                rayo_sandbox::spare_cgroup(&support, &name, SPARE_PIDS_MAX)
+            })
+            .await;
+            let cgroup = match made {
+                Ok(Ok(cgroup)) => cgroup,
+                Ok(Err(error)) => {
+                    tracing::debug!(%error, "no cgroup made ahead for the next instance");
+                    return;
+                }
+                Err(_) => return,
+            };
+            let procs = cgroup.procs_files();
+            {
+                let mut spare = lock(&zygote.shared.spare);
+                if spare.is_some() {
+                    // Another task made one meanwhile.
+                    drop(spare);
+                    tokio::task::spawn_blocking(move || drop(cgroup));
+                    return;
+                }
+                *spare = Some(SpareCgroup {
+                    id,
+                    cgroup,
+                    prepared: false,
+                });
+            }
+            let document = serde_json::json!({ "prepare": { "id": id, "cgroup_procs": procs } });
+            let bytes = serde_json::to_vec(&document).expect("a JSON value always encodes");
+            if let Err(error) = send(&zygote.socket, &bytes, None).await {
+                tracing::debug!(%error, "asking the zygote to prepare its spare");
+            }
+        });
+    }
+
+    /// The cgroup made ahead, with the zygote's spare in it, if ready; the
+    /// next one is prepared meanwhile.
+    pub(crate) fn take_spare_cgroup(self: &Arc<Self>) -> Option<Cgroup> {
+        let taken = {
+            let mut spare = lock(&self.shared.spare);
+            match spare.as_ref() {
+                Some(ready) if ready.prepared => spare.take().map(|spare| spare.cgroup),
+                _ => None,
+            }
+        };
+        if taken.is_some() {
+            self.prepare_spare();
+        }
+        taken
     }
 
     fn is_alive(&self) -> bool {
@@ -321,14 +405,10 @@ impl Zygote {
         if !self.is_alive() {
             return Err("the zygote has ended".to_string());
         }
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let id = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
         let document = encode_request(id, request);
         let (reply, answer) = oneshot::channel();
-        self.shared
-            .pending
-            .lock()
-            .expect("the pending table is never poisoned")
-            .insert(id, reply);
+        lock(&self.shared.pending).insert(id, reply);
         if let Err(error) = send(&self.socket, &document, Some(log)).await {
             self.forget(id);
             return Err(format!("sending the request to the zygote: {error}"));
@@ -358,11 +438,7 @@ impl Zygote {
     }
 
     fn forget(&self, id: u64) {
-        self.shared
-            .pending
-            .lock()
-            .expect("the pending table is never poisoned")
-            .remove(&id);
+        lock(&self.shared.pending).remove(&id);
     }
 }
 
@@ -512,6 +588,9 @@ fn parse_message(bytes: &[u8]) -> Result<Message, String> {
         }));
     }
     let int = |key: &str| value.get(key).and_then(Value::as_i64);
+    if let Some(id) = value.get("prepared").and_then(Value::as_u64) {
+        return Ok(Message::Prepared { id });
+    }
     if let Some(pid) = int("exit") {
         let status = int("status").ok_or_else(bad)?;
         return Ok(Message::Exited {
@@ -552,21 +631,13 @@ async fn read_replies(socket: Arc<UnixDatagram>, shared: Arc<Shared>, mut buffer
                 // Registered before anyone can wait, and before the zygote
                 // can report the exit: it reports after it answers.
                 let (exited, exit) = oneshot::channel();
-                shared
-                    .exits
-                    .lock()
-                    .expect("the exit table is never poisoned")
-                    .insert(pid, exited);
+                lock(&shared.exits).insert(pid, exited);
                 let forked = Forked {
                     pid,
                     exit,
                     ended: None,
                 };
-                let requester = shared
-                    .pending
-                    .lock()
-                    .expect("the pending table is never poisoned")
-                    .remove(&id);
+                let requester = lock(&shared.pending).remove(&id);
                 let unwanted = match requester {
                     Some(requester) => requester.send(Ok(forked)).is_err(),
                     None => true,
@@ -580,23 +651,22 @@ async fn read_replies(socket: Arc<UnixDatagram>, shared: Arc<Shared>, mut buffer
                 }
             }
             Ok(Message::Refused { id, error }) => {
-                let requester = shared
-                    .pending
-                    .lock()
-                    .expect("the pending table is never poisoned")
-                    .remove(&id);
+                let requester = lock(&shared.pending).remove(&id);
                 if let Some(requester) = requester {
                     let _ = requester.send(Err(error));
                 }
             }
             Ok(Message::Exited { pid, status }) => {
-                let instance = shared
-                    .exits
-                    .lock()
-                    .expect("the exit table is never poisoned")
-                    .remove(&pid);
+                let instance = lock(&shared.exits).remove(&pid);
                 if let Some(instance) = instance {
                     let _ = instance.send(ExitStatus::from_raw(status));
+                }
+            }
+            Ok(Message::Prepared { id }) => {
+                if let Some(spare) = lock(&shared.spare).as_mut()
+                    && spare.id == id
+                {
+                    spare.prepared = true;
                 }
             }
             Ok(Message::Ready(_)) => {}
@@ -605,16 +675,8 @@ async fn read_replies(socket: Arc<UnixDatagram>, shared: Arc<Shared>, mut buffer
     }
     shared.alive.store(false, Ordering::SeqCst);
     // Requesters and instances learn it as their channels close.
-    shared
-        .pending
-        .lock()
-        .expect("the pending table is never poisoned")
-        .clear();
-    shared
-        .exits
-        .lock()
-        .expect("the exit table is never poisoned")
-        .clear();
+    lock(&shared.pending).clear();
+    lock(&shared.exits).clear();
 }
 
 /// Sends one message, with `fd` attached when given.
@@ -641,6 +703,14 @@ async fn send(socket: &UnixDatagram, bytes: &[u8], fd: Option<BorrowedFd<'_>>) -
 /// Receives one message into `buffer`; 0 at the end.
 async fn receive(socket: &UnixDatagram, buffer: &mut [u8]) -> io::Result<usize> {
     socket.recv(buffer).await
+}
+
+/// Locks a table; one left poisoned by a panic is still consistent (each
+/// critical section is a single map operation), so it is used as it is.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn set_nonblocking(fd: &OwnedFd) -> io::Result<()> {
@@ -768,6 +838,7 @@ mod tests {
                 error: "fork: Resource temporarily unavailable (os error 11)".to_string(),
             },
         );
+        check(r#"{"prepared": 3}"#, Message::Prepared { id: 3 });
         check(
             r#"{"exit": 4242, "status": 9}"#,
             Message::Exited {

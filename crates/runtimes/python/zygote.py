@@ -44,9 +44,9 @@ log as ``rayo sandbox: <what>: <error>`` and ends the instance with status
 
 So that a cold start need not wait for forks, the zygote keeps one spare
 instance forked ahead whenever it is idle: both processes, PID 1 in its new
-namespaces and the runtime's process below it, at the lowest priority until
-a request reaches them (the zygote forwards it, log pipe and all, and moves
-both into the instance's cgroup). Finding the runtime's PID, to move it,
+namespaces and the runtime's process below it, waiting for a request (the
+zygote forwards it, log pipe and all, and moves both into the instance's
+cgroup). Finding the runtime's PID, to move it,
 needs /proc/PID/task/TID/children; without it there are no spares. rayo
 makes a cgroup ahead for the next instance and says so,
 ``{"prepare": {"id": 3, "cgroup_procs": [...]}}``; the zygote moves the
@@ -77,6 +77,8 @@ _FORK_VERSION = 1
 _INIT_FAILED = 126
 _MAX_MESSAGE = 1 << 20
 _MAX_FDS = 4
+# How long after a fork the zygote waits, idle, before it forks a spare.
+_SPARE_PAUSE = 0.01
 # rayo starts the zygote with this variable holding room for an instance's
 # environment: /proc/self/environ shows the start-up environment, and an
 # instance's own is written over it.
@@ -384,8 +386,8 @@ class _Inventory(object):
 class _Spare(object):
     """An instance's two processes, forked before any request: PID 1 of a new
     PID namespace, in its own mount, IPC and UTS namespaces, and the runtime's
-    process below it, each waiting at the lowest priority for a request on
-    its channel. The zygote keeps one, so that a cold start need not fork."""
+    process below it, each waiting for a request on its channel. The zygote
+    keeps one, so that a cold start need not fork."""
 
     def __init__(self, pid, init_channel, runtime_channel, status_read, joined_write):
         self.pid = pid
@@ -563,6 +565,7 @@ class _Zygote(object):
         os.close(status_write)
         os.close(joined_read)
         self.children[pid] = status_read
+        self._spare_later()
         self._send({"id": request.get("id"), "pid": pid})
         self._join(pid, [pid], cgroups, log_fd, joined_write)
         return None
@@ -589,7 +592,7 @@ class _Zygote(object):
         os.close(spare.runtime_channel)
         self.children[spare.pid] = spare.status_read
         self.spare_delay = 0.0
-        self.spare_at = 0.0
+        self._spare_later()
         self._send({"id": request.get("id"), "pid": spare.pid})
         if spare.joined_procs == [procs for _, procs in cgroups]:
             # In the instance's cgroup already.
@@ -654,9 +657,10 @@ class _Zygote(object):
         if pid == 0:
             try:
                 return _Instance(self, status_write, joined_read).spare(init_theirs, runtime_theirs)
-            except BaseException:
-                # Nowhere to say why before a request; the zygote sees it end.
-                os._exit(_INIT_FAILED)
+            except BaseException as error:
+                # Said in the instance's log once there is a request (before,
+                # standard error is /dev/null and the zygote sees it end).
+                _fail("starting", error)
         for fd in (init_theirs, runtime_theirs, status_write, joined_read):
             os.close(fd)
         self.spare = _Spare(pid, init_ours, runtime_ours, status_read, joined_write)
@@ -705,6 +709,12 @@ class _Zygote(object):
             return
         spare.joined_procs = procs
         self._send({"prepared": cgroup_id})
+
+    def _spare_later(self):
+        """The next spare waits a moment: the instance just started is
+        building its root and loading its code, better not slowed down."""
+        if self.spare_at != float("inf"):
+            self.spare_at = time.monotonic() + _SPARE_PAUSE
 
     def _spare_failed(self):
         self.spare_delay = min(max(0.1, self.spare_delay * 2), 60.0)
@@ -807,7 +817,6 @@ class _Instance(object):
         in the runtime process."""
         self._detach(None, [self.status_write, self.joined_read, init_channel, runtime_channel])
         self._enter()
-        os.nice(19)
         _drop_bounding_set()
         _check(_prctl(_PR_CAP_AMBIENT, _PR_CAP_AMBIENT_CLEAR_ALL), "clearing ambient capabilities")
         go_read, go_write = os.pipe()
@@ -821,7 +830,6 @@ class _Instance(object):
             request, log_fd = _receive_request(runtime_channel)
             try:
                 self._take(request, log_fd)
-                os.setpriority(os.PRIO_PROCESS, 0, 0)
                 if self.spec["seccomp"] != installed:
                     _install_seccomp(self.spec["seccomp"])
                 # PID 1 says when the root is built and the cgroup joined.
@@ -836,7 +844,6 @@ class _Instance(object):
         os.write(init_channel, b"ready")
         request, log_fd = _receive_request(init_channel)
         self._take(request, log_fd)
-        os.setpriority(os.PRIO_PROCESS, 0, 0)
         self._build()
         self._wait_joined()
         os.write(go_write, b"g")
