@@ -189,13 +189,15 @@ struct Shared {
 /// A cgroup made ahead for the next instance, into which the zygote moves
 /// the processes it forked ahead (its spare) while it has nothing else to
 /// do: moving a process waits for an RCU grace period, which can take
-/// milliseconds, better not spent during a cold start.
+/// milliseconds, better not spent during a cold start. The next instance
+/// takes it whether or not the move is done (the zygote moves whatever
+/// serves the instance into the instance's cgroup, if it is not there).
 #[derive(Debug)]
 struct SpareCgroup {
-    id: u64,
     cgroup: Cgroup,
-    /// Whether the zygote says its spare is in it.
-    prepared: bool,
+    /// Whether the zygote has been told of it: only then may an instance
+    /// take it, so that the zygote never hears of it after a request for it.
+    announced: bool,
 }
 
 /// The modules a zygote imported beyond the runtime's own.
@@ -362,26 +364,30 @@ impl Zygote {
                     return;
                 }
                 *spare = Some(SpareCgroup {
-                    id,
                     cgroup,
-                    prepared: false,
+                    announced: false,
                 });
             }
             let document = serde_json::json!({ "prepare": { "id": id, "cgroup_procs": procs } });
             let bytes = serde_json::to_vec(&document).expect("a JSON value always encodes");
-            if let Err(error) = send(&zygote.socket, &bytes, None).await {
-                tracing::debug!(%error, "asking the zygote to prepare its spare");
+            match send(&zygote.socket, &bytes, None).await {
+                Ok(()) => {
+                    if let Some(spare) = lock(&zygote.shared.spare).as_mut() {
+                        spare.announced = true;
+                    }
+                }
+                Err(error) => tracing::debug!(%error, "asking the zygote to prepare its spare"),
             }
         });
     }
 
-    /// The cgroup made ahead, with the zygote's spare in it, if ready; the
-    /// next one is prepared meanwhile.
+    /// The cgroup made ahead (the zygote's spare may be in it already), if
+    /// there is one; the next one is prepared meanwhile.
     pub(crate) fn take_spare_cgroup(self: &Arc<Self>) -> Option<Cgroup> {
         let taken = {
             let mut spare = lock(&self.shared.spare);
             match spare.as_ref() {
-                Some(ready) if ready.prepared => spare.take().map(|spare| spare.cgroup),
+                Some(made) if made.announced => spare.take().map(|spare| spare.cgroup),
                 _ => None,
             }
         };
@@ -663,11 +669,7 @@ async fn read_replies(socket: Arc<UnixDatagram>, shared: Arc<Shared>, mut buffer
                 }
             }
             Ok(Message::Prepared { id }) => {
-                if let Some(spare) = lock(&shared.spare).as_mut()
-                    && spare.id == id
-                {
-                    spare.prepared = true;
-                }
+                tracing::trace!(id, "the zygote's spare is in the cgroup made ahead");
             }
             Ok(Message::Ready(_)) => {}
             Err(error) => tracing::warn!(%error, "ignored a message from the zygote"),

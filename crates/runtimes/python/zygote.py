@@ -78,7 +78,7 @@ _INIT_FAILED = 126
 _MAX_MESSAGE = 1 << 20
 _MAX_FDS = 4
 # How long after a fork the zygote waits, idle, before it forks a spare.
-_SPARE_PAUSE = 0.01
+_SPARE_PAUSE = 0.005
 # rayo starts the zygote with this variable holding room for an instance's
 # environment: /proc/self/environ shows the start-up environment, and an
 # instance's own is written over it.
@@ -502,6 +502,10 @@ class _Zygote(object):
             self._send({"id": request_id, "error": "bad request: %s" % _describe(error)})
             return None
         self.seccomp = spec["seccomp"]
+        if self.spare_cgroup is not None and self.spare_cgroup[1] == spec["cgroup_procs"]:
+            # The cgroup made ahead is this instance's now, spare or not: the
+            # next spare waits for another.
+            self.spare_cgroup = None
         log_fd = fds[0]
         cgroups = []
         instance = None
