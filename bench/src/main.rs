@@ -12,9 +12,15 @@
 
 #![forbid(unsafe_code)]
 
+#[allow(
+    dead_code,
+    reason = "the support module serves several benchmark binaries"
+)]
+mod support;
+
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -25,6 +31,7 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
+use support::{Server, build_rayo};
 
 const BASELINE_RUNS: usize = 40;
 const WARM_INVOKES: usize = 2000;
@@ -56,7 +63,7 @@ fn main() -> anyhow::Result<()> {
     let with_boto3 = boto3_baseline.is_some();
 
     let data_dir = tempfile::tempdir()?;
-    let mut server = Server::start(&rayo, data_dir.path(), &[])?;
+    let server = Server::start(&rayo, data_dir.path(), &[])?;
     let zygotes = runtime.block_on(run_benchmarks(
         &server.url,
         data_dir.path(),
@@ -64,11 +71,11 @@ fn main() -> anyhow::Result<()> {
         with_boto3,
         true,
     ));
-    server.stop();
+    drop(server);
     let zygotes = zygotes?;
 
     let data_dir = tempfile::tempdir()?;
-    let mut server = Server::start(&rayo, data_dir.path(), &["--no-zygotes"])?;
+    let server = Server::start(&rayo, data_dir.path(), &["--no-zygotes"])?;
     let no_zygotes = runtime.block_on(run_benchmarks(
         &server.url,
         data_dir.path(),
@@ -76,7 +83,7 @@ fn main() -> anyhow::Result<()> {
         with_boto3,
         false,
     ));
-    server.stop();
+    drop(server);
     let no_zygotes = no_zygotes?;
 
     print_table(
@@ -586,24 +593,6 @@ async fn send(
     Ok((status, log, body))
 }
 
-/// Builds the release `rayo` binary next to this one and returns its path.
-fn build_rayo() -> anyhow::Result<PathBuf> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
-    let status = Command::new(cargo)
-        .args(["build", "--release", "-p", "rayo"])
-        .status()
-        .context("running cargo build for the rayo binary")?;
-    if !status.success() {
-        bail!("building rayo failed");
-    }
-    let exe = std::env::current_exe()?;
-    let rayo = exe.with_file_name("rayo");
-    if !rayo.exists() {
-        bail!("{} not found after building", rayo.display());
-    }
-    Ok(rayo)
-}
-
 /// The interpreter rayo will pick for python3.X: the first working `python3.X` on PATH.
 fn which_python() -> anyhow::Result<PathBuf> {
     let output = Command::new("python3")
@@ -618,38 +607,4 @@ fn python_minor(python: &Path) -> anyhow::Result<u32> {
         .args(["-c", "import sys; print(sys.version_info[1])"])
         .output()?;
     Ok(String::from_utf8(output.stdout)?.trim().parse()?)
-}
-
-struct Server {
-    child: Child,
-    url: String,
-}
-
-impl Server {
-    fn start(rayo: &Path, data_dir: &Path, args: &[&str]) -> anyhow::Result<Server> {
-        let mut child = Command::new(rayo)
-            .args(["server", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(data_dir)
-            .args(args)
-            .env("RAYO_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()?;
-        let stdout = child.stdout.take().context("server stdout")?;
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line)?;
-        let url = line
-            .trim()
-            .strip_prefix("rayo listening on ")
-            .with_context(|| format!("unexpected first line from the server: {line:?}"))?
-            .to_string();
-        Ok(Server { child, url })
-    }
-
-    fn stop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let _ = self.child.wait();
-    }
 }
