@@ -1,14 +1,17 @@
 //! Opening the database: connection settings, migrations and the shared
 //! connection behind [`SqliteState`].
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
+use rayo_core::function::FunctionRecord;
 use rayo_core::store::StoreError;
 use rusqlite::{Connection, TransactionBehavior};
 use thiserror::Error;
 
+use crate::log_writer::LogWriter;
 use crate::schema::{MIGRATIONS, SCHEMA_VERSION};
 
 /// How long a statement waits for another process's write lock.
@@ -21,10 +24,41 @@ const STATEMENT_CACHE_CAPACITY: usize = 64;
 /// rayo's state in one SQLite database: functions and logs.
 ///
 /// One connection behind a mutex: every call is a short statement or
-/// transaction, so callers on async tasks hold the lock briefly.
+/// transaction, so callers on async tasks hold the lock briefly. Log events
+/// go through [`LogWriter`], which commits them in batches off the callers'
+/// threads; log reads wait for it to catch up.
 #[derive(Debug)]
 pub struct SqliteState {
-    connection: Mutex<Connection>,
+    connection: Arc<Mutex<Connection>>,
+    log_writer: LogWriter,
+    pub(crate) function_cache: FunctionCache,
+}
+
+/// Function records as last read, by name: every invocation resolves its
+/// function, and the record changes only through this store. A name is
+/// forgotten, under the connection's lock, by every write to it.
+#[derive(Debug, Default)]
+pub(crate) struct FunctionCache {
+    records: Mutex<HashMap<String, FunctionRecord>>,
+}
+
+impl FunctionCache {
+    pub(crate) fn get(&self, name: &str) -> Option<FunctionRecord> {
+        self.lock().get(name).cloned()
+    }
+
+    pub(crate) fn put(&self, record: &FunctionRecord) {
+        self.lock()
+            .insert(record.config.name.clone(), record.clone());
+    }
+
+    pub(crate) fn forget(&self, name: &str) {
+        self.lock().remove(name);
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, FunctionRecord>> {
+        self.records.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 /// Opening or migrating the database failed.
@@ -80,9 +114,30 @@ impl SqliteState {
     fn from_connection(mut connection: Connection) -> Result<SqliteState, StateError> {
         configure(&mut connection).map_err(StateError::Configure)?;
         migrate(&mut connection)?;
+        let connection = Arc::new(Mutex::new(connection));
         Ok(SqliteState {
-            connection: Mutex::new(connection),
+            log_writer: LogWriter::start(Arc::clone(&connection)),
+            connection,
+            function_cache: FunctionCache::default(),
         })
+    }
+
+    /// The connection, once every log event appended so far is committed:
+    /// what reads or changes logs uses this.
+    pub(crate) fn logs_connection(&self) -> MutexGuard<'_, Connection> {
+        self.log_writer.sync();
+        self.connection()
+    }
+
+    /// Hands events to the log writer.
+    pub(crate) fn queue_log_events(
+        &self,
+        group: &str,
+        stream: &str,
+        events: Vec<rayo_core::logs::LogEvent>,
+        ingestion_ms: i64,
+    ) {
+        self.log_writer.append(group, stream, events, ingestion_ms);
     }
 
     /// The connection, held until the guard drops.

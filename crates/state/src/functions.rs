@@ -44,10 +44,17 @@ impl FunctionStore for SqliteState {
             return Err(StoreError::AlreadyExists(row.name.to_string()));
         }
         insert_latest(&transaction, &row)?;
+        self.function_cache.forget(row.name);
         transaction.commit().map_err(backend)
     }
 
     fn get_function(&self, name: &str) -> Result<Option<FunctionRecord>, StoreError> {
+        if let Some(record) = self.function_cache.get(name) {
+            return Ok(Some(record));
+        }
+        // The connection stays locked until the record is cached, so a
+        // write (which forgets the name under the same lock) cannot slip
+        // between the read and the caching.
         let connection = self.connection();
         let mut statement = connection
             .prepare_cached(&format!("{SELECT_RECORD} WHERE f.name = ?2"))
@@ -56,7 +63,11 @@ impl FunctionStore for SqliteState {
             .query_row(params![LATEST, name], StoredFunction::from_row)
             .optional()
             .map_err(backend)?;
-        stored.map(StoredFunction::into_record).transpose()
+        let record = stored.map(StoredFunction::into_record).transpose()?;
+        if let Some(record) = &record {
+            self.function_cache.put(record);
+        }
+        Ok(record)
     }
 
     fn list_functions(
@@ -130,6 +141,7 @@ impl FunctionStore for SqliteState {
             })
             .map_err(backend)?;
         insert_latest(&transaction, &row)?;
+        self.function_cache.forget(row.name);
         transaction.commit().map_err(backend)
     }
 
@@ -137,6 +149,7 @@ impl FunctionStore for SqliteState {
         // Versions go with the function (ON DELETE CASCADE); its log group
         // stays, as it does in AWS.
         let connection = self.connection();
+        self.function_cache.forget(name);
         let deleted = connection
             .prepare_cached("DELETE FROM functions WHERE name = ?1")
             .and_then(|mut statement| statement.execute([name]))

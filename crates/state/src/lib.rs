@@ -16,6 +16,7 @@ mod event_source_mappings;
 mod functions;
 mod http_triggers;
 mod invocations;
+mod log_writer;
 mod logs;
 mod queues;
 mod rules;

@@ -5,7 +5,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use rayo_core::logs::{LogEvent, LogGroupInfo, LogQuery, LogStreamInfo, StoredLogEvent};
 use rayo_core::store::{LogStore, StoreError};
 use rusqlite::types::Value;
-use rusqlite::{Row, params, params_from_iter};
+use rusqlite::{Connection, Row, params, params_from_iter};
 
 use crate::db::{SqliteState, backend, sql_limit};
 
@@ -20,7 +20,7 @@ impl SqliteState {
     /// before `now_ms`. Streams stay, even when emptied; their stored bytes
     /// and first event time follow what remains.
     pub fn expire_logs(&self, now_ms: i64) -> Result<usize, StoreError> {
-        let mut connection = self.connection();
+        let mut connection = self.logs_connection();
         let groups: Vec<(String, i64)> = connection
             .prepare_cached(
                 "SELECT name, retention_days FROM log_groups
@@ -79,7 +79,9 @@ impl SqliteState {
         Ok(n_deleted)
     }
 
-    /// [`LogStore::put_log_events`] with the ingestion time given.
+    /// [`LogStore::put_log_events`] with the ingestion time given, waiting
+    /// until the events are committed.
+    #[cfg(test)]
     fn put_log_events_at(
         &self,
         group: &str,
@@ -87,69 +89,81 @@ impl SqliteState {
         events: &[LogEvent],
         ingestion_ms: i64,
     ) -> Result<(), StoreError> {
-        let mut connection = self.connection();
-        let transaction = connection.transaction().map_err(backend)?;
-        transaction
-            .prepare_cached(
-                "INSERT INTO log_groups (name, created_ms) VALUES (?1, ?2)
+        self.queue_log_events(group, stream, events.to_vec(), ingestion_ms);
+        drop(self.logs_connection());
+        Ok(())
+    }
+}
+
+/// Appends events to a stream inside the open transaction `transaction`, creating the group and
+/// stream if needed and keeping the stream's statistics.
+pub(crate) fn append_events(
+    transaction: &Connection,
+    group: &str,
+    stream: &str,
+    events: &[LogEvent],
+    ingestion_ms: i64,
+) -> Result<(), StoreError> {
+    transaction
+        .prepare_cached(
+            "INSERT INTO log_groups (name, created_ms) VALUES (?1, ?2)
                  ON CONFLICT (name) DO NOTHING",
-            )
-            .and_then(|mut statement| statement.execute(params![group, ingestion_ms]))
-            .map_err(backend)?;
-        transaction
-            .prepare_cached(
-                "INSERT INTO log_streams (group_name, name, created_ms) VALUES (?1, ?2, ?3)
+        )
+        .and_then(|mut statement| statement.execute(params![group, ingestion_ms]))
+        .map_err(backend)?;
+    transaction
+        .prepare_cached(
+            "INSERT INTO log_streams (group_name, name, created_ms) VALUES (?1, ?2, ?3)
                  ON CONFLICT (group_name, name) DO NOTHING",
-            )
-            .and_then(|mut statement| statement.execute(params![group, stream, ingestion_ms]))
-            .map_err(backend)?;
-        if let (Some(first_ms), Some(last_ms)) = (
-            events.iter().map(|e| e.timestamp_ms).min(),
-            events.iter().map(|e| e.timestamp_ms).max(),
-        ) {
-            let mut insert = transaction
+        )
+        .and_then(|mut statement| statement.execute(params![group, stream, ingestion_ms]))
+        .map_err(backend)?;
+    if let (Some(first_ms), Some(last_ms)) = (
+        events.iter().map(|e| e.timestamp_ms).min(),
+        events.iter().map(|e| e.timestamp_ms).max(),
+    ) {
+        let mut insert = transaction
                 .prepare_cached(
                     "INSERT INTO log_events (group_name, stream_name, timestamp_ms, ingestion_ms, message)
                      VALUES (?1, ?2, ?3, ?4, ?5)",
                 )
                 .map_err(backend)?;
-            let mut n_bytes: i64 = 0;
-            for event in events {
-                insert
-                    .execute(params![
-                        group,
-                        stream,
-                        event.timestamp_ms,
-                        ingestion_ms,
-                        event.message
-                    ])
-                    .map_err(backend)?;
-                n_bytes = n_bytes.saturating_add(sql_limit(event.message.len()));
-            }
-            drop(insert);
-            transaction
-                .prepare_cached(
-                    "UPDATE log_streams SET
+        let mut n_bytes: i64 = 0;
+        for event in events {
+            insert
+                .execute(params![
+                    group,
+                    stream,
+                    event.timestamp_ms,
+                    ingestion_ms,
+                    event.message
+                ])
+                .map_err(backend)?;
+            n_bytes = n_bytes.saturating_add(sql_limit(event.message.len()));
+        }
+        drop(insert);
+        transaction
+            .prepare_cached(
+                "UPDATE log_streams SET
                         first_event_ms = min(coalesce(first_event_ms, ?3), ?3),
                         last_event_ms = max(coalesce(last_event_ms, ?4), ?4),
                         last_ingestion_ms = ?5,
                         stored_bytes = stored_bytes + ?6
                      WHERE group_name = ?1 AND name = ?2",
-                )
-                .and_then(|mut statement| {
-                    statement.execute(params![
-                        group,
-                        stream,
-                        first_ms,
-                        last_ms,
-                        ingestion_ms,
-                        n_bytes
-                    ])
-                })
-                .map_err(backend)?;
-        }
-        transaction.commit().map_err(backend)
+            )
+            .and_then(|mut statement| {
+                statement.execute(params![
+                    group,
+                    stream,
+                    first_ms,
+                    last_ms,
+                    ingestion_ms,
+                    n_bytes
+                ])
+            })
+            .map_err(backend)?;
     }
+    Ok(())
 }
 
 impl LogStore for SqliteState {
@@ -159,7 +173,8 @@ impl LogStore for SqliteState {
         stream: &str,
         events: &[LogEvent],
     ) -> Result<(), StoreError> {
-        self.put_log_events_at(group, stream, events, now_ms())
+        self.queue_log_events(group, stream, events.to_vec(), now_ms());
+        Ok(())
     }
 
     fn query_log_events(
@@ -168,7 +183,7 @@ impl LogStore for SqliteState {
         query: &LogQuery,
     ) -> Result<Vec<StoredLogEvent>, StoreError> {
         let (sql, values) = event_query(group, query);
-        let connection = self.connection();
+        let connection = self.logs_connection();
         let mut statement = connection.prepare_cached(&sql).map_err(backend)?;
         let rows = statement
             .query_map(params_from_iter(values), stored_event)
@@ -182,7 +197,7 @@ impl LogStore for SqliteState {
         after: Option<&str>,
         limit: usize,
     ) -> Result<Vec<LogGroupInfo>, StoreError> {
-        let connection = self.connection();
+        let connection = self.logs_connection();
         let mut statement = connection
             .prepare_cached(
                 "SELECT g.name, g.created_ms, g.retention_days,
@@ -215,7 +230,7 @@ impl LogStore for SqliteState {
         order_by_last_event: bool,
         descending: bool,
     ) -> Result<Option<Vec<LogStreamInfo>>, StoreError> {
-        let connection = self.connection();
+        let connection = self.logs_connection();
         let group_exists = connection
             .prepare_cached("SELECT 1 FROM log_groups WHERE name = ?1")
             .and_then(|mut statement| statement.exists([group]))
@@ -256,7 +271,7 @@ impl LogStore for SqliteState {
     }
 
     fn put_retention_policy(&self, group: &str, days: Option<u32>) -> Result<bool, StoreError> {
-        let connection = self.connection();
+        let connection = self.logs_connection();
         let updated = connection
             .prepare_cached("UPDATE log_groups SET retention_days = ?2 WHERE name = ?1")
             .and_then(|mut statement| statement.execute(params![group, days]))
@@ -265,7 +280,7 @@ impl LogStore for SqliteState {
     }
 
     fn delete_log_group(&self, group: &str) -> Result<bool, StoreError> {
-        let mut connection = self.connection();
+        let mut connection = self.logs_connection();
         let transaction = connection.transaction().map_err(backend)?;
         // Events and streams would go by cascade too; deleting them by group
         // first is one indexed range instead of a lookup per stream.
