@@ -144,7 +144,14 @@ pub trait LogStore: Send + Sync + std::fmt::Debug {
 /// queue before its caller is answered, and leaves it only when it is done.
 pub trait InvocationQueue: Send + Sync + std::fmt::Debug {
     /// Adds an invocation.
-    fn enqueue(&self, invocation: &AsyncInvocation) -> Result<(), StoreError>;
+    fn enqueue(&self, invocation: &AsyncInvocation) -> Result<(), StoreError> {
+        self.enqueue_all(std::slice::from_ref(invocation))
+            .pop()
+            .unwrap_or(Ok(()))
+    }
+    /// Adds invocations in one write; each gets its own outcome, and one that
+    /// fails (a request id already queued) does not keep the others out.
+    fn enqueue_all(&self, invocations: &[AsyncInvocation]) -> Vec<Result<(), StoreError>>;
     /// Takes up to `limit` invocations due at `now_ms` and leases them until
     /// `lease_until_ms`; a leased invocation is not handed out again before then.
     fn claim_due(

@@ -17,9 +17,10 @@ use crate::schema::{MIGRATIONS, SCHEMA_VERSION};
 /// How long a statement waits for another process's write lock.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Prepared statements kept per connection; the log queries build a few
-/// variants each, so SQLite's default of 16 is tight.
-const STATEMENT_CACHE_CAPACITY: usize = 64;
+/// Prepared statements kept per connection: every store caches its
+/// statements, about a hundred in all with the log queries' variants, and a
+/// statement pushed out of the cache is parsed again on its next use.
+const STATEMENT_CACHE_CAPACITY: usize = 256;
 
 /// rayo's state in one SQLite database: functions and logs.
 ///

@@ -2,31 +2,58 @@
 
 use rayo_core::invocation::AsyncInvocation;
 use rayo_core::store::{InvocationQueue, StoreError};
-use rusqlite::{OptionalExtension, Row, params};
+use rusqlite::{Row, Transaction, params};
 
-use crate::db::{SqliteState, backend};
+use crate::db::{SqliteState, backend, sql_limit};
+
+/// Claims invocations whose lease lapsed (an attempt whose outcome was never
+/// written), oldest lease first.
+const CLAIM_LAPSED: &str = "UPDATE async_invocations SET lease_until_ms = ?2
+    WHERE request_id IN (
+        SELECT request_id FROM async_invocations
+        WHERE lease_until_ms <= ?1 AND next_attempt_ms <= ?1
+        ORDER BY lease_until_ms
+        LIMIT ?3)
+    RETURNING request_id, function_name, qualifier, payload, enqueued_ms,
+              attempts, next_attempt_ms";
+
+/// Claims waiting invocations that are due, in due order.
+const CLAIM_WAITING: &str = "UPDATE async_invocations SET lease_until_ms = ?2
+    WHERE request_id IN (
+        SELECT request_id FROM async_invocations
+        WHERE lease_until_ms IS NULL AND next_attempt_ms <= ?1
+        ORDER BY next_attempt_ms, enqueued_ms
+        LIMIT ?3)
+    RETURNING request_id, function_name, qualifier, payload, enqueued_ms,
+              attempts, next_attempt_ms";
+
+/// The earliest waiting invocation's due time, or the earliest lease to
+/// lapse (a leased invocation is due again no sooner).
+const NEXT_DUE: &str = "WITH due (waiting, lapsing) AS (SELECT
+        (SELECT min(next_attempt_ms) FROM async_invocations WHERE lease_until_ms IS NULL),
+        (SELECT min(lease_until_ms) FROM async_invocations WHERE lease_until_ms IS NOT NULL))
+    SELECT min(coalesce(waiting, lapsing), coalesce(lapsing, waiting)) FROM due";
 
 impl InvocationQueue for SqliteState {
-    fn enqueue(&self, invocation: &AsyncInvocation) -> Result<(), StoreError> {
-        self.connection()
-            .prepare_cached(
-                "INSERT INTO async_invocations
-                     (request_id, function_name, qualifier, payload, enqueued_ms, attempts, next_attempt_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            )
-            .and_then(|mut statement| {
-                statement.execute(params![
-                    invocation.request_id,
-                    invocation.function_name,
-                    invocation.qualifier,
-                    invocation.payload,
-                    invocation.enqueued_ms,
-                    invocation.attempts,
-                    invocation.next_attempt_ms,
-                ])
-            })
-            .map_err(backend)?;
-        Ok(())
+    fn enqueue_all(&self, invocations: &[AsyncInvocation]) -> Vec<Result<(), StoreError>> {
+        let mut connection = self.connection();
+        let mut transaction = match connection.transaction() {
+            Ok(transaction) => transaction,
+            Err(error) => return invocations.iter().map(|_| Err(backend(&error))).collect(),
+        };
+        let mut results: Vec<Result<(), StoreError>> = invocations
+            .iter()
+            .map(|invocation| insert_invocation(&mut transaction, invocation))
+            .collect();
+        if let Err(error) = transaction.commit() {
+            let error = backend(error);
+            for result in &mut results {
+                if result.is_ok() {
+                    *result = Err(StoreError::Backend(error.to_string()));
+                }
+            }
+        }
+        results
     }
 
     fn claim_due(
@@ -37,28 +64,30 @@ impl InvocationQueue for SqliteState {
     ) -> Result<Vec<AsyncInvocation>, StoreError> {
         let mut connection = self.connection();
         let transaction = connection.transaction().map_err(backend)?;
-        let claimed = transaction
-            .prepare_cached(
-                "UPDATE async_invocations SET lease_until_ms = ?2
-                 WHERE request_id IN (
-                     SELECT request_id FROM async_invocations
-                     WHERE next_attempt_ms <= ?1
-                       AND (lease_until_ms IS NULL OR lease_until_ms <= ?1)
-                     ORDER BY next_attempt_ms, enqueued_ms
-                     LIMIT ?3)
-                 RETURNING request_id, function_name, qualifier, payload, enqueued_ms,
-                           attempts, next_attempt_ms",
-            )
-            .and_then(|mut statement| {
-                statement
-                    .query_map(
-                        params![now_ms, lease_until_ms, limit as i64],
-                        invocation_from_row,
-                    )?
-                    .collect::<Result<Vec<_>, _>>()
-            })
-            .map_err(backend)?;
+        // Lapsed leases first (an attempt whose outcome was never written),
+        // then waiting invocations in due order; each an index range.
+        let mut claimed = Vec::new();
+        for sql in [CLAIM_LAPSED, CLAIM_WAITING] {
+            let wanted = limit.saturating_sub(claimed.len());
+            if wanted == 0 {
+                break;
+            }
+            let rows = transaction
+                .prepare_cached(sql)
+                .and_then(|mut statement| {
+                    statement
+                        .query_map(
+                            params![now_ms, lease_until_ms, sql_limit(wanted)],
+                            invocation_from_row,
+                        )?
+                        .collect::<Result<Vec<_>, _>>()
+                })
+                .map_err(backend)?;
+            claimed.extend(rows);
+        }
         transaction.commit().map_err(backend)?;
+        // RETURNING gives no order; callers get the oldest first.
+        claimed.sort_by_key(|i| (i.next_attempt_ms, i.enqueued_ms));
         Ok(claimed)
     }
 
@@ -100,18 +129,37 @@ impl InvocationQueue for SqliteState {
 
     fn next_due_ms(&self) -> Result<Option<i64>, StoreError> {
         self.connection()
-            .prepare_cached(
-                "SELECT MIN(COALESCE(MAX(next_attempt_ms, lease_until_ms), next_attempt_ms))
-                 FROM async_invocations",
-            )
-            .and_then(|mut statement| {
-                statement
-                    .query_row([], |row| row.get::<_, Option<i64>>(0))
-                    .optional()
-            })
-            .map(Option::flatten)
+            .prepare_cached(NEXT_DUE)
+            .and_then(|mut statement| statement.query_row([], |row| row.get::<_, Option<i64>>(0)))
             .map_err(backend)
     }
+}
+
+/// Inserts one invocation under a savepoint of the batch's transaction.
+fn insert_invocation(
+    transaction: &mut Transaction<'_>,
+    invocation: &AsyncInvocation,
+) -> Result<(), StoreError> {
+    let savepoint = transaction.savepoint().map_err(backend)?;
+    savepoint
+        .prepare_cached(
+            "INSERT INTO async_invocations
+                 (request_id, function_name, qualifier, payload, enqueued_ms, attempts, next_attempt_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )
+        .and_then(|mut statement| {
+            statement.execute(params![
+                invocation.request_id,
+                invocation.function_name,
+                invocation.qualifier,
+                invocation.payload,
+                invocation.enqueued_ms,
+                invocation.attempts,
+                invocation.next_attempt_ms,
+            ])
+        })
+        .map_err(backend)?;
+    savepoint.commit().map_err(backend)
 }
 
 fn invocation_from_row(row: &Row<'_>) -> rusqlite::Result<AsyncInvocation> {
@@ -188,5 +236,58 @@ mod tests {
         let state = SqliteState::open_in_memory().unwrap();
         state.enqueue(&invocation("a", 10)).unwrap();
         assert!(state.enqueue(&invocation("a", 10)).is_err());
+    }
+
+    #[test]
+    fn a_batch_keeps_its_good_invocations() {
+        let state = SqliteState::open_in_memory().unwrap();
+        state.enqueue(&invocation("a", 10)).unwrap();
+        let results = state.enqueue_all(&[
+            invocation("b", 10),
+            invocation("a", 10),
+            invocation("c", 10),
+        ]);
+        let ok: Vec<bool> = results.iter().map(Result::is_ok).collect();
+        assert_eq!(ok, [true, false, true]);
+        assert_eq!(
+            ids(&state.claim_due(10, 1000, 10).unwrap()),
+            ["a", "b", "c"]
+        );
+    }
+
+    #[test]
+    fn lapsed_leases_are_claimed_again() {
+        let state = SqliteState::open_in_memory().unwrap();
+        state.enqueue(&invocation("a", 10)).unwrap();
+        state.enqueue(&invocation("b", 20)).unwrap();
+        assert_eq!(ids(&state.claim_due(10, 100, 10).unwrap()), ["a"]);
+        assert_eq!(state.next_due_ms().unwrap(), Some(20));
+        assert_eq!(ids(&state.claim_due(20, 100, 10).unwrap()), ["b"]);
+        assert_eq!(state.next_due_ms().unwrap(), Some(100));
+        assert!(state.claim_due(99, 200, 10).unwrap().is_empty());
+        assert_eq!(ids(&state.claim_due(100, 200, 1).unwrap()), ["a"]);
+    }
+
+    #[test]
+    fn the_queue_is_read_through_its_index() {
+        let state = SqliteState::open_in_memory().unwrap();
+        let connection = state.connection();
+        for sql in [CLAIM_LAPSED, CLAIM_WAITING, NEXT_DUE] {
+            let mut statement = connection
+                .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+                .unwrap();
+            let n_params = statement.parameter_count();
+            let values = [1_i64, 2, 3];
+            let plan: Vec<String> = statement
+                .query_map(rusqlite::params_from_iter(&values[..n_params]), |r| {
+                    r.get(3)
+                })
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            let plan = plan.join("; ");
+            assert!(!plan.contains("SCAN async_invocations"), "{sql}: {plan}");
+            assert!(!plan.contains("TEMP B-TREE"), "{sql}: {plan}");
+        }
     }
 }

@@ -21,6 +21,7 @@ const MIGRATION_LIST: &[M<'static>] = &[
     M::up(V6_QUEUES),
     M::up(V7_EVENT_SOURCE_MAPPINGS),
     M::up(V8_HTTP_TRIGGERS),
+    M::up(V9_ASYNC_QUEUE_INDEXES),
 ];
 
 /// Version 1: functions with their `$LATEST` configuration, and logs.
@@ -286,6 +287,16 @@ CREATE TABLE http_api_stages (
 ) STRICT;
 "#;
 
+/// Version 9: the asynchronous queue found by lease and due time. Waiting
+/// invocations (no lease) are read in due order straight from an index, and
+/// the earliest due time and the earliest lease end are index seeks, so
+/// neither claiming nor sleeping reads the whole queue.
+const V9_ASYNC_QUEUE_INDEXES: &str = r#"
+DROP INDEX async_invocations_due;
+CREATE INDEX async_invocations_due
+    ON async_invocations (lease_until_ms, next_attempt_ms, enqueued_ms);
+"#;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -297,6 +308,6 @@ mod tests {
 
     #[test]
     fn schema_version_counts_migrations() {
-        assert_eq!(SCHEMA_VERSION, 8);
+        assert_eq!(SCHEMA_VERSION, 9);
     }
 }
