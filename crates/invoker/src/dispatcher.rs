@@ -68,14 +68,19 @@ impl AsyncDispatcher {
 }
 
 async fn run(invoker: Invoker, options: AsyncOptions, mut stopped: watch::Receiver<bool>) {
-    let slots = Arc::new(Semaphore::new(options.max_in_flight.max(1)));
+    let max_in_flight = options.max_in_flight.max(1);
+    let slots = Arc::new(Semaphore::new(max_in_flight));
+    // While invocations run, the queue is read again once a quarter of the
+    // slots are free rather than after every one that ends: one claim
+    // takes several, and a busy queue is not read for each invocation.
+    let claim_at = (max_in_flight / 4).max(1);
     let mut running = JoinSet::new();
     loop {
         if *stopped.borrow() {
             break;
         }
         let free = slots.available_permits();
-        let claimed = if free == 0 {
+        let claimed = if free == 0 || (free < claim_at && !running.is_empty()) {
             Vec::new()
         } else {
             let now = now_ms();
@@ -105,14 +110,20 @@ async fn run(invoker: Invoker, options: AsyncOptions, mut stopped: watch::Receiv
             });
         }
         while running.try_join_next().is_some() {}
-        if n_claimed > 0 && slots.available_permits() > 0 {
+        let free = slots.available_permits();
+        if n_claimed > 0 && free > 0 {
             continue;
         }
-        let wait = match invoker.queue.next_due_ms() {
-            Ok(Some(due)) => {
-                Duration::from_millis((due - now_ms()).clamp(0, POLL.as_millis() as i64) as u64)
+        let wait = if free < claim_at && !running.is_empty() {
+            // Woken when one ends.
+            POLL
+        } else {
+            match invoker.queue.next_due_ms() {
+                Ok(Some(due)) => {
+                    Duration::from_millis((due - now_ms()).clamp(0, POLL.as_millis() as i64) as u64)
+                }
+                _ => POLL,
             }
-            _ => POLL,
         };
         tokio::select! {
             _ = invoker.queue_changed.notified() => {}
@@ -248,7 +259,7 @@ impl Destinations {
             let attempts = invocation.attempts + 1;
             let document =
                 invocation_record(invoker, invocation, "Success", attempts, Some(outcome));
-            deliver(invoker, destination, document, &invocation.request_id);
+            deliver(invoker, destination, document, &invocation.request_id).await;
         }
     }
 
@@ -265,7 +276,7 @@ impl Destinations {
         if let Some(destination) = &self.on_failure {
             let document =
                 invocation_record(invoker, invocation, condition, invocation.attempts, outcome);
-            deliver(invoker, destination, document, &invocation.request_id);
+            deliver(invoker, destination, document, &invocation.request_id).await;
         } else if self.dead_letter.is_none() {
             tracing::info!(request_id = %invocation.request_id, condition, "asynchronous invocation discarded");
         }
@@ -313,7 +324,7 @@ fn invocation_record(
     document
 }
 
-fn deliver(invoker: &Invoker, destination: &str, document: Value, request_id: &str) {
+async fn deliver(invoker: &Invoker, destination: &str, document: Value, request_id: &str) {
     if queue_name_from_arn(destination).is_some() {
         if let Err(error) = invoker.send_to_queue(
             destination,
@@ -338,7 +349,7 @@ fn deliver(invoker: &Invoker, destination: &str, document: Value, request_id: &s
         client_context: None,
         request_id: None,
     };
-    if let Err(error) = invoker.invoke_async(request) {
+    if let Err(error) = invoker.invoke_async(request).await {
         tracing::warn!(%request_id, %destination, %error, "could not deliver an invocation record");
     }
 }

@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 mod dispatcher;
+mod group_commit;
 mod queue_notifier;
 mod queue_targets;
 mod scheduler;
@@ -14,6 +15,7 @@ mod sqs_poller;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use group_commit::GroupCommit;
 use rayo_core::invocation::AsyncInvocation;
 use rayo_core::queue::QueueStore;
 use rayo_core::store::{FunctionStore, InvocationQueue, StoreError};
@@ -61,6 +63,8 @@ pub struct Invoker {
     executor: Executor,
     region: Region,
     queue: Arc<dyn InvocationQueue>,
+    /// Writes accepted invocations to `queue` in batches.
+    accepted: Arc<GroupCommit>,
     queue_changed: Arc<Notify>,
     /// SQS queues: event sources, destinations and dead-letter queues.
     queues: Arc<dyn QueueStore>,
@@ -84,6 +88,7 @@ impl Invoker {
             functions,
             executor,
             region,
+            accepted: Arc::new(GroupCommit::new(Arc::clone(&queue))),
             queue,
             queue_changed: Arc::new(Notify::new()),
             queues,
@@ -93,7 +98,7 @@ impl Invoker {
 
     /// Accepts an asynchronous invocation: it is in the durable queue when
     /// this returns, and runs (at least once) after. Returns its request id.
-    pub fn invoke_async(&self, request: InvokeRequest) -> Result<String, InvokeError> {
+    pub async fn invoke_async(&self, request: InvokeRequest) -> Result<String, InvokeError> {
         let (record, _) = self.resolve(&request.function)?;
         let request_id = request
             .request_id
@@ -108,7 +113,7 @@ impl Invoker {
             attempts: 0,
             next_attempt_ms: now_ms,
         };
-        self.queue.enqueue(&invocation)?;
+        self.accepted.enqueue(invocation).await?;
         self.queue_changed.notify_one();
         Ok(request_id)
     }

@@ -89,7 +89,7 @@ async fn run(
             break;
         }
         let now = clock.now_ms();
-        let next_due = match run_due(&invoker, rules.as_ref(), now, starting) {
+        let next_due = match run_due(&invoker, rules.as_ref(), now, starting).await {
             Ok(next_due) => {
                 starting = false;
                 next_due
@@ -113,7 +113,7 @@ async fn run(
 
 /// Fires every rule due at `now_ms` and returns when the next one is due.
 /// At `starting`, ticks in the past were missed while rayo was stopped.
-fn run_due(
+async fn run_due(
     invoker: &Invoker,
     rules: &dyn RuleStore,
     now_ms: i64,
@@ -130,7 +130,7 @@ fn run_due(
         };
         let (last, next) = advance(&schedule, &rule, now_ms, starting);
         if let Some(tick) = last {
-            fire(invoker, &rule, tick);
+            fire(invoker, &rule, tick).await;
         }
         if (last.is_some() || next != rule.next_fire_ms)
             && !rules.record_ticks(&rule.name, rule.revision, last, next)?
@@ -177,7 +177,7 @@ fn advance(
 }
 
 /// Hands the tick's events to the durable asynchronous queue.
-fn fire(invoker: &Invoker, rule: &ScheduledRule, tick_ms: i64) {
+async fn fire(invoker: &Invoker, rule: &ScheduledRule, tick_ms: i64) {
     if rule.targets.is_empty() {
         return;
     }
@@ -197,7 +197,7 @@ fn fire(invoker: &Invoker, rule: &ScheduledRule, tick_ms: i64) {
             client_context: None,
             request_id: None,
         };
-        match invoker.invoke_async(request) {
+        match invoker.invoke_async(request).await {
             Ok(request_id) => {
                 tracing::debug!(rule = %rule.name, target = %target.id, %request_id, %event_id, "scheduled event sent");
             }

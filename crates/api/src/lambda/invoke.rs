@@ -91,7 +91,11 @@ pub(crate) async fn invoke(
             client_context: None,
             request_id: None,
         };
-        let request_id = state.invoker.invoke_async(request).map_err(invoke_error)?;
+        let request_id = state
+            .invoker
+            .invoke_async(request)
+            .await
+            .map_err(invoke_error)?;
         return Ok(accepted(&request_id, Bytes::new()));
     }
     let request_id = uuid::Uuid::new_v4().to_string();
@@ -162,7 +166,11 @@ pub(crate) async fn invoke_async(
         client_context: None,
         request_id: None,
     };
-    let request_id = state.invoker.invoke_async(request).map_err(invoke_error)?;
+    let request_id = state
+        .invoker
+        .invoke_async(request)
+        .await
+        .map_err(invoke_error)?;
     Ok(accepted(
         &request_id,
         Bytes::from_static(br#"{"Status":202}"#),
