@@ -86,6 +86,12 @@ fn main() -> anyhow::Result<()> {
     drop(server);
     let no_zygotes = no_zygotes?;
 
+    let data_dir = tempfile::tempdir()?;
+    let server = Server::start(&rayo, data_dir.path(), &[])?;
+    let many = runtime.block_on(many_functions(&server, minor));
+    drop(server);
+    let many = many?;
+
     print_table(
         &Baselines {
             pass: baseline,
@@ -95,7 +101,64 @@ fn main() -> anyhow::Result<()> {
         &zygotes,
         &no_zygotes,
     );
+    println!();
+    println!(
+        "{:<52} {:>10} {:>10} {:>10}",
+        "server memory (RSS)", "value", "baseline", "ratio"
+    );
+    println!(
+        "{:<52} {:>7.1} MB {:>7.1} MB {:>9.3}x",
+        format!("rayo server with {MANY_FUNCTIONS} functions, no instances"),
+        many.with_functions_kib as f64 / 1024.0,
+        many.empty_kib as f64 / 1024.0,
+        many.with_functions_kib as f64 / many.empty_kib.max(1) as f64
+    );
+    println!("baseline: the same server, just started, with no functions");
     Ok(())
+}
+
+/// Functions deployed for the server memory figure.
+const MANY_FUNCTIONS: usize = 1000;
+
+/// A server's resident size when just started, and with [`MANY_FUNCTIONS`]
+/// deployed (each listed, read and its configuration resolved once).
+struct ManyFunctions {
+    empty_kib: u64,
+    with_functions_kib: u64,
+}
+
+async fn many_functions(server: &Server, minor: u32) -> anyhow::Result<ManyFunctions> {
+    let client = http_client();
+    let url = server.url.as_str();
+    let empty_kib = server.rss_kib().context("the server's RSS")?;
+    let runtime = format!("python3.{minor}");
+    let mut tasks = tokio::task::JoinSet::new();
+    for chunk in 0..8 {
+        let (client, url, runtime) = (client.clone(), url.to_string(), runtime.clone());
+        tasks.spawn(async move {
+            for i in (chunk..MANY_FUNCTIONS).step_by(8) {
+                let name = format!("many-{i:04}");
+                create_function(&client, &url, &name, &runtime, HANDLER).await?;
+                let (status, _, _) = send(
+                    &client,
+                    Method::GET,
+                    &format!("{url}/2015-03-31/functions/{name}"),
+                    String::new(),
+                )
+                .await?;
+                anyhow::ensure!(status == 200, "GetFunction {name}: {status}");
+            }
+            anyhow::Ok(())
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        done??;
+    }
+    let with_functions_kib = server.rss_kib().context("the server's RSS")?;
+    Ok(ManyFunctions {
+        empty_kib,
+        with_functions_kib,
+    })
 }
 
 /// What the baselines measured.

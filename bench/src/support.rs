@@ -98,6 +98,16 @@ impl Server {
             .to_string();
         Ok(Server { child, url })
     }
+
+    /// The server process's resident set size, in KiB.
+    #[allow(dead_code)]
+    pub(crate) fn rss_kib(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+    }
 }
 
 impl Drop for Server {
