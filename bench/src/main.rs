@@ -128,7 +128,7 @@ struct ManyFunctions {
 }
 
 async fn many_functions(server: &Server, minor: u32) -> anyhow::Result<ManyFunctions> {
-    let client = http_client();
+    let client: HttpClient = Client::builder(TokioExecutor::new()).build_http();
     let url = server.url.as_str();
     let empty_kib = server.rss_kib().context("the server's RSS")?;
     let runtime = format!("python3.{minor}");
@@ -142,7 +142,7 @@ async fn many_functions(server: &Server, minor: u32) -> anyhow::Result<ManyFunct
                 let (status, _, _) = send(
                     &client,
                     Method::GET,
-                    &format!("{url}/2015-03-31/functions/{name}"),
+                    &format!("{url}/2015-03-31/functions/{name}", url = url.as_str()),
                     String::new(),
                 )
                 .await?;
