@@ -67,6 +67,9 @@ impl S3Endpoint {
                     .into_response()
             }
         };
+        if response.status().is_client_error() {
+            response = complete_error(response, &request_id).await;
+        }
         let headers = response.headers_mut();
         for (name, value) in [("x-amz-request-id", request_id), ("x-amz-id-2", id2)] {
             if let Ok(value) = http::HeaderValue::from_str(&value) {
@@ -107,6 +110,61 @@ pub fn is_s3_request(request: &Request) -> bool {
         })
     });
     signed_header || presigned
+}
+
+/// Errors `s3s` raises itself (signature checks, name checks) carry no
+/// message; S3's carry its wording and the request id.
+async fn complete_error(response: Response, request_id: &str) -> Response {
+    let (mut parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 64 * 1024).await else {
+        return Response::from_parts(parts, axum::body::Body::empty());
+    };
+    let text = String::from_utf8_lossy(&bytes);
+    let code = text
+        .split_once("<Code>")
+        .and_then(|(_, rest)| rest.split_once("</Code>"))
+        .map(|(code, _)| code.to_string());
+    let Some(code) = code.filter(|_| !text.contains("<RequestId>")) else {
+        return Response::from_parts(parts, axum::body::Body::from(bytes));
+    };
+    let mut completed = text.into_owned();
+    let mut insert = String::new();
+    if !completed.contains("<Message>")
+        && let Some(message) = standard_message(&code)
+    {
+        insert.push_str(&format!("<Message>{message}</Message>"));
+    }
+    insert.push_str(&format!("<RequestId>{request_id}</RequestId>"));
+    let end = format!("<Code>{code}</Code>");
+    if let Some(at) = completed.find(&end) {
+        let after = at + end.len();
+        let message_end = completed[after..]
+            .find("</Message>")
+            .map(|i| after + i + "</Message>".len());
+        completed.insert_str(message_end.unwrap_or(after), &insert);
+    }
+    parts.headers.remove(http::header::CONTENT_LENGTH);
+    Response::from_parts(parts, axum::body::Body::from(completed))
+}
+
+/// S3's wording of the errors `s3s` raises without a message.
+fn standard_message(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "SignatureDoesNotMatch" => {
+            "The request signature we calculated does not match the signature you provided. Check your key and signing method."
+        }
+        "InvalidBucketName" => "The specified bucket is not valid.",
+        "AccessDenied" => "Access Denied",
+        "InvalidAccessKeyId" => "The AWS Access Key Id you provided does not exist in our records.",
+        "MalformedXML" => {
+            "The XML you provided was not well-formed or did not validate against our published schema"
+        }
+        "MethodNotAllowed" => "The specified method is not allowed against this resource.",
+        "RequestTimeTooSkewed" => {
+            "The difference between the request time and the current time is too large."
+        }
+        _ => return None,
+    })
 }
 
 /// A request id as S3 writes them: 16 uppercase hex digits.
