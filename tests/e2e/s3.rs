@@ -119,6 +119,23 @@ fn boto3_creates_reads_and_deletes_buckets_and_objects() {
             assert error_of(s3.create_bucket, Bucket=name)[:2] == ("InvalidBucketName", 400), name
         assert error_of(s3.delete_bucket, Bucket="photos")[:2] == ("BucketNotEmpty", 409)
 
+        # A malformed document, sent signed over plain HTTP.
+        from botocore.auth import S3SigV4Auth
+        from botocore.awsrequest import AWSRequest
+        body = b"<Delete><Object><Key>a</Key>"
+        request = AWSRequest(method="POST", url=ENDPOINT + "/photos?delete", data=body,
+                             headers={"Content-MD5": base64.b64encode(hashlib.md5(body).digest()).decode()})
+        S3SigV4Auth(boto3.Session().get_credentials(), "s3", REGION).add_auth(request)
+        prepared = request.prepare()
+        raw = urllib.request.Request(prepared.url, data=body, method="POST", headers=dict(prepared.headers))
+        try:
+            urllib.request.urlopen(raw)
+            raise AssertionError("a malformed DeleteObjects was accepted")
+        except urllib.error.HTTPError as error:
+            answer = error.read().decode()
+            assert error.code == 400 and "<Code>MalformedXML</Code>" in answer, (error.code, answer)
+        assert s3.get_object(Bucket="photos", Key="a")["Body"].read() == b"hello"
+
         # DeleteObject, DeleteObjects, then the empty bucket goes.
         s3.delete_object(Bucket="photos", Key="a")
         s3.delete_object(Bucket="photos", Key="never-there")
