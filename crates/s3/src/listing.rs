@@ -85,3 +85,97 @@ pub(crate) fn list(
     }
     Ok(page)
 }
+
+#[cfg(test)]
+mod tests {
+    use rayo_core::s3::{Bucket, NotificationConfiguration, ObjectMeta, StoredHeaders};
+    use rayo_state::SqliteState;
+
+    use super::*;
+
+    const KEYS: &[&str] = &["a", "a/b", "a/c/d", "b", "b/x", "c", "photos/1", "photos/2"];
+
+    fn store() -> SqliteState {
+        let state = SqliteState::open_in_memory().unwrap();
+        state
+            .create_bucket(&Bucket {
+                name: "b".to_string(),
+                created_ms: 0,
+                notification: NotificationConfiguration::default(),
+            })
+            .unwrap();
+        for key in KEYS {
+            let object = ObjectMeta {
+                bucket: "b".to_string(),
+                key: key.to_string(),
+                body_id: key.to_string(),
+                size: 0,
+                etag: String::new(),
+                last_modified_ms: 0,
+                headers: StoredHeaders::default(),
+                parts_count: None,
+            };
+            state.put_object(&object, &[]).unwrap();
+        }
+        state
+    }
+
+    /// Lists every page of `max_keys`; each page as its keys, then its
+    /// common prefixes marked with `+`.
+    fn check(prefix: &str, delimiter: Option<&str>, max_keys: usize, expected: &[&[&str]]) {
+        let store = store();
+        let mut pages = Vec::new();
+        let mut after = None;
+        loop {
+            let page = list(&store, "b", prefix, delimiter, after, max_keys).unwrap();
+            let mut entries: Vec<String> = page.objects.iter().map(|o| o.key.clone()).collect();
+            entries.extend(page.common_prefixes.iter().map(|p| format!("+{p}")));
+            pages.push(entries);
+            if !page.is_truncated {
+                break;
+            }
+            after = page.resume_after;
+        }
+        let expected: Vec<Vec<String>> = expected
+            .iter()
+            .map(|page| page.iter().map(|s| s.to_string()).collect())
+            .collect();
+        assert_eq!(pages, expected, "{prefix:?} {delimiter:?} {max_keys}");
+    }
+
+    #[test]
+    fn listings() {
+        check("", None, 1000, &[KEYS]);
+        check(
+            "",
+            None,
+            3,
+            &[
+                &["a", "a/b", "a/c/d"],
+                &["b", "b/x", "c"],
+                &["photos/1", "photos/2"],
+            ],
+        );
+        check(
+            "",
+            Some("/"),
+            1000,
+            &[&["a", "b", "c", "+a/", "+b/", "+photos/"]],
+        );
+        check(
+            "",
+            Some("/"),
+            2,
+            &[&["a", "+a/"], &["b", "+b/"], &["c", "+photos/"]],
+        );
+        check("a/", Some("/"), 1000, &[&["a/b", "+a/c/"]]);
+        check("photos/", None, 1, &[&["photos/1"], &["photos/2"]]);
+        check("zzz", Some("/"), 10, &[&[]]);
+        check(
+            "",
+            Some("/"),
+            6,
+            &[&["a", "b", "c", "+a/", "+b/", "+photos/"]],
+        );
+    }
+}

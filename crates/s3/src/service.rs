@@ -228,7 +228,19 @@ impl S3 for RayoS3 {
     ) -> S3Result<S3Response<GetObjectOutput>> {
         let input = req.input;
         self.bucket(&input.bucket)?;
-        let object = self.object(&input.bucket, &input.key)?;
+        // A body replaced between reading the row and opening the file is
+        // gone; the row read again names the new one.
+        let mut attempts = 0;
+        let (object, file) = loop {
+            let object = self.object(&input.bucket, &input.key)?;
+            match tokio::fs::File::open(self.bodies.path(&object.body_id)).await {
+                Ok(file) => break (object, file),
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound && attempts < 3 => {
+                    attempts += 1;
+                }
+                Err(error) => return Err(internal(error)),
+            }
+        };
         check_conditions(
             &object,
             input.if_match.as_ref(),
@@ -245,7 +257,7 @@ impl S3 for RayoS3 {
             }
             _ => (0, object.size, None),
         };
-        let body = body_stream(self.bodies.path(&object.body_id), start, length).await?;
+        let body = body_stream(file, start, length).await?;
         let partial = content_range.is_some();
         let headers = object.headers.clone();
         let output = GetObjectOutput {
@@ -1378,12 +1390,11 @@ fn concatenate(
 
 /// A body's bytes from `start`, `length` of them, in chunks.
 async fn body_stream(
-    path: std::path::PathBuf,
+    mut file: tokio::fs::File,
     start: u64,
     length: u64,
 ) -> S3Result<impl futures::Stream<Item = Result<Bytes, std::io::Error>> + Send + Sync + 'static> {
     use tokio::io::{AsyncReadExt, AsyncSeekExt};
-    let mut file = tokio::fs::File::open(&path).await.map_err(internal)?;
     file.seek(std::io::SeekFrom::Start(start))
         .await
         .map_err(internal)?;
