@@ -66,6 +66,19 @@ fn boto3_creates_reads_and_deletes_buckets_and_objects() {
                             Metadata={"Colour": "blue"}, CacheControl="max-age=60")
         assert put["ETag"] == '"%s"' % hashlib.md5(b"hello").hexdigest(), put
         s3.put_object(Bucket="photos", Key="a/b", Body=b"world")
+
+        # Additional checksums (boto3 sends CRC32 by default) are verified.
+        sha = s3.put_object(Bucket="photos", Key="summed", Body=b"sum me", ChecksumAlgorithm="SHA256")
+        assert sha["ChecksumSHA256"] == base64.b64encode(hashlib.sha256(b"sum me").digest()).decode(), sha
+        code, status, message = error_of(s3.put_object, Bucket="photos", Key="summed", Body=b"sum me",
+                                         ChecksumCRC32="AAAAAA==")
+        assert (code, status) == ("BadDigest", 400), (code, message)
+        assert message == "The CRC32 you specified did not match the calculated checksum.", message
+        code = error_of(s3.put_object, Bucket="photos", Key="summed", Body=b"sum me",
+                        ContentMD5=base64.b64encode(hashlib.md5(b"other").digest()).decode())[0]
+        assert code == "BadDigest", code
+        assert s3.get_object(Bucket="photos", Key="summed")["Body"].read() == b"sum me"
+        s3.delete_object(Bucket="photos", Key="summed")
         got = s3.get_object(Bucket="photos", Key="a")
         assert got["Body"].read() == b"hello"
         assert got["ContentType"] == "text/plain", got

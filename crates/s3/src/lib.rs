@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 mod auth;
+mod checksums;
 mod edge;
 mod host;
 mod listing;

@@ -20,6 +20,7 @@ use s3s::dto::*;
 use s3s::{S3, S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
 use time::OffsetDateTime;
 
+use crate::checksums::Checksums;
 use crate::listing;
 use crate::notifications::{self, ObjectEvent, RequestContext, Sequencer};
 
@@ -187,16 +188,27 @@ impl S3 for RayoS3 {
             website_redirect_location: input.website_redirect_location,
             user_metadata: user_metadata(input.metadata),
         };
-        let (body_id, size, md5) = self.write_body(input.body, MAX_PUT_SIZE).await?;
-        if let Some(expected) = input.content_md5.as_deref()
-            && base64_md5(&md5) != expected
-        {
-            self.bodies.remove(&body_id);
-            return Err(s3_error!(
-                BadDigest,
-                "The Content-MD5 you specified did not match what we received."
-            ));
-        }
+        let mut checksums = Checksums::requested(
+            &req.headers,
+            Checksum {
+                checksum_crc32: input.checksum_crc32,
+                checksum_crc32c: input.checksum_crc32c,
+                checksum_crc64nvme: input.checksum_crc64nvme,
+                checksum_sha1: input.checksum_sha1,
+                checksum_sha256: input.checksum_sha256,
+                ..Default::default()
+            },
+        );
+        let (body_id, size, md5) = self
+            .write_body(input.body, MAX_PUT_SIZE, &mut checksums)
+            .await?;
+        let checksum = self.verify_body(
+            &body_id,
+            &md5,
+            input.content_md5.as_deref(),
+            checksums,
+            req.trailing_headers.as_ref(),
+        )?;
         let object = ObjectMeta {
             bucket: bucket.name.clone(),
             key: input.key,
@@ -218,6 +230,11 @@ impl S3 for RayoS3 {
         self.commit_object(&object, &events)?;
         Ok(S3Response::new(PutObjectOutput {
             e_tag: Some(ETag::Strong(object.etag)),
+            checksum_crc32: checksum.checksum_crc32,
+            checksum_crc32c: checksum.checksum_crc32c,
+            checksum_crc64nvme: checksum.checksum_crc64nvme,
+            checksum_sha1: checksum.checksum_sha1,
+            checksum_sha256: checksum.checksum_sha256,
             ..Default::default()
         }))
     }
@@ -563,20 +580,36 @@ impl S3 for RayoS3 {
         {
             return Err(entity_too_large());
         }
-        let (body_id, size, md5) = self.write_body(input.body, MAX_PUT_SIZE).await?;
-        if let Some(expected) = input.content_md5.as_deref()
-            && base64_md5(&md5) != expected
-        {
-            self.bodies.remove(&body_id);
-            return Err(s3_error!(
-                BadDigest,
-                "The Content-MD5 you specified did not match what we received."
-            ));
-        }
+        let mut checksums = Checksums::requested(
+            &req.headers,
+            Checksum {
+                checksum_crc32: input.checksum_crc32,
+                checksum_crc32c: input.checksum_crc32c,
+                checksum_crc64nvme: input.checksum_crc64nvme,
+                checksum_sha1: input.checksum_sha1,
+                checksum_sha256: input.checksum_sha256,
+                ..Default::default()
+            },
+        );
+        let (body_id, size, md5) = self
+            .write_body(input.body, MAX_PUT_SIZE, &mut checksums)
+            .await?;
+        let checksum = self.verify_body(
+            &body_id,
+            &md5,
+            input.content_md5.as_deref(),
+            checksums,
+            req.trailing_headers.as_ref(),
+        )?;
         let etag = hex::encode(md5);
         self.store_part(&input.upload_id, part_number, body_id, size, etag.clone())?;
         Ok(S3Response::new(UploadPartOutput {
             e_tag: Some(ETag::Strong(etag)),
+            checksum_crc32: checksum.checksum_crc32,
+            checksum_crc32c: checksum.checksum_crc32c,
+            checksum_crc64nvme: checksum.checksum_crc64nvme,
+            checksum_sha1: checksum.checksum_sha1,
+            checksum_sha256: checksum.checksum_sha256,
             ..Default::default()
         }))
     }
@@ -1013,6 +1046,7 @@ impl RayoS3 {
         &self,
         body: Option<StreamingBlob>,
         limit: u64,
+        checksums: &mut Checksums,
     ) -> S3Result<(String, u64, [u8; 16])> {
         let mut writer = self.bodies.create().map_err(internal)?;
         let mut buffered: Vec<u8> = Vec::new();
@@ -1029,6 +1063,7 @@ impl RayoS3 {
                 if total > limit {
                     return Err(entity_too_large());
                 }
+                checksums.update(&chunk);
                 buffered.extend_from_slice(&chunk);
                 if buffered.len() >= WRITE_BUFFER {
                     let bytes = std::mem::take(&mut buffered);
@@ -1047,6 +1082,29 @@ impl RayoS3 {
         .await
         .map_err(internal)?
         .map_err(internal)
+    }
+
+    /// Checks a written body against `Content-MD5` and the additional
+    /// checksums; removes it if one does not match.
+    fn verify_body(
+        &self,
+        body_id: &str,
+        md5: &[u8; 16],
+        content_md5: Option<&str>,
+        checksums: Checksums,
+        trailers: Option<&s3s::TrailingHeaders>,
+    ) -> S3Result<Checksum> {
+        let result = match content_md5 {
+            Some(expected) if base64_md5(md5) != expected => Err(s3_error!(
+                BadDigest,
+                "The Content-MD5 you specified did not match what we received."
+            )),
+            _ => checksums.verify(trailers),
+        };
+        if result.is_err() {
+            self.bodies.remove(body_id);
+        }
+        result
     }
 
     /// Commits an object's row with its events; removes the body it
