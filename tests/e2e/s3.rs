@@ -149,6 +149,23 @@ fn boto3_creates_reads_and_deletes_buckets_and_objects() {
             assert error.code == 400 and "<Code>MalformedXML</Code>" in answer, (error.code, answer)
         assert s3.get_object(Bucket="photos", Key="a")["Body"].read() == b"hello"
 
+        # A PUT that announces more than 5 GiB is refused before its body.
+        import http.client
+        too_large = AWSRequest(method="PUT", url=ENDPOINT + "/photos/huge",
+                               headers={"Content-Length": str(5 * 1024 ** 3 + 1)})
+        S3SigV4Auth(boto3.Session().get_credentials(), "s3", REGION).add_auth(too_large)
+        host, port = ENDPOINT.split("//")[1].split(":")
+        connection = http.client.HTTPConnection(host, int(port), timeout=LONG_WAIT)
+        connection.putrequest("PUT", "/photos/huge", skip_accept_encoding=True)
+        for name, value in too_large.headers.items():
+            connection.putheader(name, value)
+        connection.endheaders()
+        connection.send(b"x" * 1024)
+        answer = connection.getresponse()
+        body = answer.read().decode()
+        assert answer.status == 400 and "<Code>EntityTooLarge</Code>" in body, (answer.status, body)
+        connection.close()
+
         # DeleteObject, DeleteObjects, then the empty bucket goes.
         s3.delete_object(Bucket="photos", Key="a")
         s3.delete_object(Bucket="photos", Key="never-there")
