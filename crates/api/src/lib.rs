@@ -202,3 +202,23 @@ fn is_api_path(path: &str) -> bool {
     });
     dated || path.starts_with("/v2/") || path.starts_with("/_rayo/")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_paths_are_not_buckets() {
+        for path in [
+            "/2015-03-31/functions",
+            "/2021-10-31/functions/f/url",
+            "/v2/apis",
+            "/_rayo/health",
+        ] {
+            assert!(is_api_path(path), "{path}");
+        }
+        for path in ["/", "/photos", "/photos/2015-03-31/a", "/v2", "/2015-03-31"] {
+            assert!(!is_api_path(path), "{path}");
+        }
+    }
+}
