@@ -24,6 +24,7 @@ mod queues;
 mod rayo_cli;
 mod runtimes;
 mod rust_runtime;
+mod s3;
 mod sandbox;
 mod schedules;
 mod validation;

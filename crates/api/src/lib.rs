@@ -5,7 +5,9 @@
 //! dated `/20xx-xx-xx/` paths go to the Lambda API, `/v2/` to the API
 //! Gateway v2 API, `X-Amz-Target: Logs_20140328.*` to the Logs API,
 //! `AWSEvents.*` to EventBridge, `/_rayo/` to rayo's own pages, and the
-//! rest will be S3.
+//! rest to S3. A request addressed to a bucket's host or signed for the
+//! `s3` service goes to S3 whatever its path, so a bucket may be called
+//! `v2` or `_rayo`.
 
 #![forbid(unsafe_code)]
 
@@ -27,10 +29,12 @@ use axum::routing::get;
 use rayo_core::Region;
 use rayo_core::event_source::EventSourceMappingStore;
 use rayo_core::queue::QueueStore;
+use rayo_core::s3::{ObjectBodyStore, ObjectStore};
 use rayo_core::store::{CodeStore, FunctionStore, HttpTriggerStore, LogStore, RuleStore};
 use rayo_gateway::Gateway;
 use rayo_invoker::Invoker;
 use rayo_runtimes::RuntimeCatalog;
+use rayo_s3::S3Endpoint;
 
 pub use code_url::CodeUrlSigner;
 pub use error::LambdaError;
@@ -71,6 +75,12 @@ pub struct ApiState {
     pub http_triggers: Arc<dyn HttpTriggerStore>,
     /// Serves function URLs and HTTP APIs.
     pub gateway: Gateway,
+    /// Buckets and objects' metadata (deployment packages from buckets).
+    pub objects: Arc<dyn ObjectStore>,
+    /// Objects' bytes.
+    pub object_bodies: Arc<dyn ObjectBodyStore>,
+    /// The S3 API.
+    pub s3: S3Endpoint,
 }
 
 /// The edge router: every API on one listener.
@@ -83,6 +93,10 @@ pub fn router(state: ApiState) -> Router {
         .route("/_rayo/code/{file}", get(code_url::download))
         .fallback(dispatch_by_target)
         .layer(axum::middleware::from_fn(request_id))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            dispatch_s3,
+        ))
         // Outermost: a function URL's or an HTTP API's request never
         // reaches the AWS APIs, whatever its path.
         .layer(axum::middleware::from_fn_with_state(
@@ -106,11 +120,29 @@ async fn dispatch_http_triggers(
     let Some(target) = rayo_gateway::target(host, request.uri().path()) else {
         return next.run(request).await;
     };
-    let source_ip = request
+    let source_ip = source_ip(&request);
+    state.gateway.serve(target, request, source_ip).await
+}
+
+/// Hands requests for a bucket's host, or signed for S3, to the S3 API.
+async fn dispatch_s3(
+    State(state): State<Arc<ApiState>>,
+    request: Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if rayo_s3::is_s3_request(&request) {
+        let source_ip = source_ip(&request);
+        return state.s3.serve(request, source_ip).await;
+    }
+    next.run(request).await
+}
+
+/// The client's address.
+fn source_ip(request: &Request) -> std::net::IpAddr {
+    request
         .extensions()
         .get::<ConnectInfo<std::net::SocketAddr>>()
-        .map_or(std::net::IpAddr::from([127, 0, 0, 1]), |info| info.0.ip());
-    state.gateway.serve(target, request, source_ip).await
+        .map_or(std::net::IpAddr::from([127, 0, 0, 1]), |info| info.0.ip())
 }
 
 /// Every AWS response carries a request id; handlers that know the id of
@@ -149,7 +181,44 @@ async fn dispatch_by_target(State(state): State<Arc<ApiState>>, request: Request
         }
         // SQS's query protocol: `Action=` forms to `/` or a queue URL.
         None if sqs::is_query_request(&request) => sqs::handle_query(state, request).await,
+        // Unsigned requests to the other APIs' paths are theirs, not a bucket's.
+        None if !is_api_path(request.uri().path()) => {
+            let source_ip = source_ip(&request);
+            state.s3.serve(request, source_ip).await
+        }
         _ => LambdaError::unknown_operation(request.method().as_str(), request.uri().path())
             .into_response(),
+    }
+}
+
+/// Paths of the Lambda API (dated), API Gateway v2 and rayo's own pages.
+fn is_api_path(path: &str) -> bool {
+    let dated = path.as_bytes().get(1..12).is_some_and(|date| {
+        date.iter().enumerate().all(|(i, b)| match i {
+            4 | 7 => *b == b'-',
+            10 => *b == b'/',
+            _ => b.is_ascii_digit(),
+        })
+    });
+    dated || path.starts_with("/v2/") || path.starts_with("/_rayo/")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_paths_are_not_buckets() {
+        for path in [
+            "/2015-03-31/functions",
+            "/2021-10-31/functions/f/url",
+            "/v2/apis",
+            "/_rayo/health",
+        ] {
+            assert!(is_api_path(path), "{path}");
+        }
+        for path in ["/", "/photos", "/photos/2015-03-31/a", "/v2", "/2015-03-31"] {
+            assert!(!is_api_path(path), "{path}");
+        }
     }
 }

@@ -1,5 +1,7 @@
-//! Code packages under the data directory: [`FsCodeStore`] implements
-//! `rayo_core::store::CodeStore` on the local filesystem.
+//! Code packages and object bodies under the data directory:
+//! [`FsCodeStore`] implements `rayo_core::store::CodeStore` and
+//! [`FsObjectBodies`] `rayo_core::s3::ObjectBodyStore` on the local
+//! filesystem.
 //!
 //! # Layout
 //!
@@ -60,6 +62,8 @@
 #![forbid(unsafe_code)]
 
 mod code_store;
+mod object_bodies;
 mod unzip;
 
 pub use code_store::{FsCodeStore, PackageLimits};
+pub use object_bodies::FsObjectBodies;

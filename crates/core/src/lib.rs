@@ -16,6 +16,7 @@ pub mod logs;
 pub mod queue;
 pub mod rule;
 pub mod runtime;
+pub mod s3;
 pub mod schedule;
 pub mod store;
 pub mod validation;

@@ -118,6 +118,13 @@ impl Invoker {
         Ok(request_id)
     }
 
+    /// Wakes the dispatcher after invocations were written to the durable
+    /// queue by another store's transaction (a bucket notification committed
+    /// with its object).
+    pub fn async_enqueued(&self) {
+        self.queue_changed.notify_one();
+    }
+
     /// Finds the function record and configuration an invocation of `function` runs.
     pub fn resolve(
         &self,

@@ -5,8 +5,8 @@
 //! [`rayo_core::store::FunctionStore`], [`rayo_core::store::LogStore`],
 //! [`rayo_core::store::InvocationQueue`], [`rayo_core::store::RuleStore`],
 //! [`rayo_core::queue::QueueStore`],
-//! [`rayo_core::event_source::EventSourceMappingStore`] and
-//! [`rayo_core::store::HttpTriggerStore`].
+//! [`rayo_core::event_source::EventSourceMappingStore`],
+//! [`rayo_core::store::HttpTriggerStore`] and [`rayo_core::s3::ObjectStore`].
 //! All of rayo's SQL lives in this crate.
 
 #![forbid(unsafe_code)]
@@ -18,6 +18,7 @@ mod http_triggers;
 mod invocations;
 mod log_writer;
 mod logs;
+mod objects;
 mod queues;
 mod rules;
 mod schema;

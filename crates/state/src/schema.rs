@@ -22,6 +22,7 @@ const MIGRATION_LIST: &[M<'static>] = &[
     M::up(V7_EVENT_SOURCE_MAPPINGS),
     M::up(V8_HTTP_TRIGGERS),
     M::up(V9_ASYNC_QUEUE_INDEXES),
+    M::up(V10_OBJECTS),
 ];
 
 /// Version 1: functions with their `$LATEST` configuration, and logs.
@@ -297,6 +298,55 @@ CREATE INDEX async_invocations_due
     ON async_invocations (lease_until_ms, next_attempt_ms, enqueued_ms);
 "#;
 
+/// Version 10: the object store's buckets, objects and multipart uploads.
+///
+/// An object is a row keyed by `(bucket, key)`, so keys `a` and `a/b` are
+/// two rows; its bytes are a body file named by `body_id`. `headers` is a
+/// JSON document of the stored headers and user metadata, in the shape
+/// numbered by `headers_version`. A bucket's notification configuration is
+/// a JSON document too. Keys compare bytewise (BINARY), S3's listing order.
+const V10_OBJECTS: &str = r#"
+CREATE TABLE buckets (
+    name         TEXT PRIMARY KEY NOT NULL,
+    created_ms   INTEGER NOT NULL,
+    notification TEXT NOT NULL CHECK (json_valid(notification))
+) STRICT;
+
+CREATE TABLE objects (
+    bucket           TEXT NOT NULL REFERENCES buckets (name),
+    key              TEXT NOT NULL,
+    body_id          TEXT NOT NULL,
+    size             INTEGER NOT NULL,
+    etag             TEXT NOT NULL,
+    last_modified_ms INTEGER NOT NULL,
+    parts_count      INTEGER,
+    headers_version  INTEGER NOT NULL,
+    headers          TEXT NOT NULL CHECK (json_valid(headers)),
+    PRIMARY KEY (bucket, key)
+) STRICT;
+
+CREATE TABLE multipart_uploads (
+    upload_id       TEXT PRIMARY KEY NOT NULL,
+    bucket          TEXT NOT NULL REFERENCES buckets (name),
+    key             TEXT NOT NULL,
+    initiated_ms    INTEGER NOT NULL,
+    headers_version INTEGER NOT NULL,
+    headers         TEXT NOT NULL CHECK (json_valid(headers))
+) STRICT;
+
+CREATE INDEX multipart_uploads_bucket ON multipart_uploads (bucket, key, initiated_ms);
+
+CREATE TABLE multipart_parts (
+    upload_id        TEXT NOT NULL REFERENCES multipart_uploads (upload_id) ON DELETE CASCADE,
+    part_number      INTEGER NOT NULL,
+    body_id          TEXT NOT NULL,
+    size             INTEGER NOT NULL,
+    etag             TEXT NOT NULL,
+    last_modified_ms INTEGER NOT NULL,
+    PRIMARY KEY (upload_id, part_number)
+) STRICT;
+"#;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -308,6 +358,6 @@ mod tests {
 
     #[test]
     fn schema_version_counts_migrations() {
-        assert_eq!(SCHEMA_VERSION, 9);
+        assert_eq!(SCHEMA_VERSION, 10);
     }
 }

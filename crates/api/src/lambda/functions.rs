@@ -88,12 +88,19 @@ pub(crate) async fn create_function(
     refuse_layers(input.layers.as_deref())?;
     let dead_letter_target_arn = dead_letter_target(&state, input.dead_letter_config)?;
     let code = input.code.unwrap_or_default();
-    if code.s3_bucket.is_some() || code.s3_key.is_some() || code.image_uri.is_some() {
+    if code.image_uri.is_some() {
         return Err(LambdaError::invalid_parameter(
-            "Code.S3Bucket, Code.S3Key and Code.ImageUri are not supported by this server: upload the package as Code.ZipFile",
+            "Code.ImageUri is not supported by this server: upload the package as Code.ZipFile or name it with Code.S3Bucket and Code.S3Key",
         ));
     }
-    let zip = decode_zip(code.zip_file)?;
+    let zip = package_bytes(
+        &state,
+        code.zip_file,
+        code.s3_bucket,
+        code.s3_key,
+        code.s3_object_version,
+    )
+    .await?;
     if state.functions.get_function(&function.name)?.is_some() {
         return Err(function_exists(&function.name));
     }
@@ -279,12 +286,19 @@ pub(crate) async fn update_function_code(
     let input: UpdateFunctionCodeIn = parse_json(&body)?;
     let mut record = load_function(&state, &function_name, None)?;
     check_revision(&record, input.revision_id.as_deref())?;
-    if input.s3_bucket.is_some() || input.s3_key.is_some() || input.image_uri.is_some() {
+    if input.image_uri.is_some() {
         return Err(LambdaError::invalid_parameter(
-            "S3Bucket, S3Key and ImageUri are not supported by this server: upload the package as ZipFile",
+            "ImageUri is not supported by this server: upload the package as ZipFile or name it with S3Bucket and S3Key",
         ));
     }
-    let zip = decode_zip(input.zip_file)?;
+    let zip = package_bytes(
+        &state,
+        input.zip_file,
+        input.s3_bucket,
+        input.s3_key,
+        input.s3_object_version,
+    )
+    .await?;
     let architectures = match input.architectures {
         Some(list) => Some(parse_architectures(Some(list))?),
         None => None,
@@ -469,6 +483,56 @@ fn refuse_layers(layers: Option<&[String]>) -> Result<(), LambdaError> {
         )),
         _ => Ok(()),
     }
+}
+
+/// The package from `ZipFile`, or read from rayo's object store by
+/// `S3Bucket` and `S3Key`, worded as Lambda words S3's failures.
+async fn package_bytes(
+    state: &ApiState,
+    zip_file: Option<String>,
+    s3_bucket: Option<String>,
+    s3_key: Option<String>,
+    s3_object_version: Option<String>,
+) -> Result<Vec<u8>, LambdaError> {
+    let (bucket, key) = match (zip_file, s3_bucket, s3_key) {
+        (Some(zip_file), None, None) => return decode_zip(Some(zip_file)),
+        (None, Some(bucket), Some(key)) => (bucket, key),
+        (Some(_), _, _) => {
+            return Err(LambdaError::invalid_parameter(
+                "Please provide only one source for function code: ZipFile, or S3Bucket and S3Key.",
+            ));
+        }
+        (None, None, None) => return decode_zip(None),
+        (None, _, _) => {
+            return Err(LambdaError::invalid_parameter(
+                "Please provide both S3Bucket and S3Key for function code in a bucket.",
+            ));
+        }
+    };
+    if s3_object_version.is_some() {
+        return Err(LambdaError::invalid_parameter(
+            "S3ObjectVersion is not supported by this server: its buckets keep one version of each object",
+        ));
+    }
+    let read = rayo_s3::read_object(
+        state.objects.as_ref(),
+        state.object_bodies.as_ref(),
+        &bucket,
+        &key,
+    )
+    .await;
+    read.map_err(|error| match error {
+        rayo_s3::ReadObjectError::NoSuchBucket => LambdaError::invalid_parameter(
+            "Error occurred while GetObject. S3 Error Code: NoSuchBucket. S3 Error Message: The specified bucket does not exist",
+        ),
+        rayo_s3::ReadObjectError::NoSuchKey => LambdaError::invalid_parameter(
+            "Error occurred while GetObject. S3 Error Code: NoSuchKey. S3 Error Message: The specified key does not exist.",
+        ),
+        other => {
+            tracing::error!(error = %other, bucket, key, "reading a package from a bucket failed");
+            LambdaError::service("reading the package from its bucket failed")
+        }
+    })
 }
 
 fn decode_zip(zip_file: Option<String>) -> Result<Vec<u8>, LambdaError> {

@@ -42,6 +42,8 @@ pub(crate) struct FunctionCodeIn {
     pub(crate) s3_bucket: Option<String>,
     #[serde(rename = "S3Key")]
     pub(crate) s3_key: Option<String>,
+    #[serde(rename = "S3ObjectVersion")]
+    pub(crate) s3_object_version: Option<String>,
     pub(crate) image_uri: Option<String>,
 }
 
@@ -75,6 +77,8 @@ pub(crate) struct UpdateFunctionCodeIn {
     pub(crate) s3_bucket: Option<String>,
     #[serde(rename = "S3Key")]
     pub(crate) s3_key: Option<String>,
+    #[serde(rename = "S3ObjectVersion")]
+    pub(crate) s3_object_version: Option<String>,
     pub(crate) image_uri: Option<String>,
     pub(crate) revision_id: Option<String>,
     pub(crate) dry_run: Option<bool>,

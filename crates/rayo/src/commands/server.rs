@@ -9,11 +9,12 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use rand::RngCore;
 use rayo_api::{ApiState, CodeUrlSigner, QueueNotifier};
-use rayo_blobs::FsCodeStore;
+use rayo_blobs::{FsCodeStore, FsObjectBodies};
 use rayo_core::Region;
 use rayo_core::event_source::EventSourceMappingStore;
 use rayo_core::invocation::AsyncRetryPolicy;
 use rayo_core::queue::QueueStore;
+use rayo_core::s3::{ObjectBodyStore, ObjectStore};
 use rayo_core::store::{
     CodeStore, FunctionStore, HttpTriggerStore, InvocationQueue, LogStore, RuleStore,
 };
@@ -87,6 +88,17 @@ pub(crate) struct ServerArgs {
     #[arg(long, env = "RAYO_PYTHON_FALLBACK", default_value = "refuse")]
     python_fallback: PythonFallback,
 
+    /// Access keys whose SigV4 signatures the S3 API verifies, as
+    /// ACCESS_KEY_ID:SECRET_ACCESS_KEY, comma-separated. The other APIs
+    /// accept any key.
+    #[arg(
+        long,
+        env = "RAYO_S3_CREDENTIALS",
+        value_delimiter = ',',
+        default_value = "test:test"
+    )]
+    s3_credentials: Vec<String>,
+
     /// For tests only: run the schedules' clock this many times faster than
     /// real time (at 60, `rate(1 minute)` fires every second). Event times
     /// then run ahead of the wall clock.
@@ -134,6 +146,20 @@ pub(crate) async fn run(args: ServerArgs) -> anyhow::Result<ExitCode> {
     if removed > 0 {
         tracing::info!(removed, "removed unreferenced code packages");
     }
+
+    let objects: Arc<dyn ObjectStore> = state.clone();
+    let object_bodies: Arc<dyn ObjectBodyStore> = Arc::new(
+        FsObjectBodies::open(data_dir.join("objects")).context("opening the object store")?,
+    );
+    // Nothing is writing yet, so bodies no object or part refers to (left by
+    // a crash between a body's write and its row's commit) can go.
+    let removed = object_bodies.remove_unreferenced(&objects.referenced_bodies()?)?;
+    if removed > 0 {
+        tracing::info!(removed, "removed unreferenced object bodies");
+    }
+    let s3_credentials =
+        rayo_s3::Credentials::parse(args.s3_credentials.iter().map(String::as_str))
+            .map_err(|error| anyhow::anyhow!("--s3-credentials: {error}"))?;
 
     let catalog = Arc::new(
         RuntimeCatalog::discover(&data_dir.join("runtime"), args.python_fallback)
@@ -267,6 +293,13 @@ pub(crate) async fn run(args: ServerArgs) -> anyhow::Result<ExitCode> {
         region.clone(),
         bound.port(),
     );
+    let s3 = rayo_s3::S3Endpoint::new(rayo_s3::S3Config {
+        region: region.clone(),
+        objects: objects.clone(),
+        bodies: object_bodies.clone(),
+        invoker: invoker.clone(),
+        credentials: s3_credentials,
+    });
     let api_state = ApiState {
         region,
         functions,
@@ -284,6 +317,9 @@ pub(crate) async fn run(args: ServerArgs) -> anyhow::Result<ExitCode> {
         mappings_changed,
         http_triggers,
         gateway,
+        objects,
+        object_bodies,
+        s3,
     };
     // The peer address is an HTTP trigger event's `sourceIp`.
     let app = rayo_api::router(api_state).into_make_service_with_connect_info::<SocketAddr>();
