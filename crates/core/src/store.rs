@@ -111,7 +111,7 @@ pub trait LogStore: Send + Sync + std::fmt::Debug {
         &self,
         group: &str,
         stream: &str,
-        events: &[LogEvent],
+        events: Vec<LogEvent>,
     ) -> Result<(), StoreError>;
     /// Events of a group that match a query.
     fn query_log_events(

@@ -113,10 +113,7 @@ impl LogSink {
         if events.is_empty() {
             return;
         }
-        if let Err(error) = self
-            .store
-            .put_log_events(&self.group, &self.stream, &events)
-        {
+        if let Err(error) = self.store.put_log_events(&self.group, &self.stream, events) {
             tracing::error!(%error, group = %self.group, "could not store log events");
         }
     }

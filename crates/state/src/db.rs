@@ -241,7 +241,7 @@ mod tests {
                 message: "hello".to_string(),
             }];
             state
-                .put_log_events("/aws/lambda/kept", "s1", &events)
+                .put_log_events("/aws/lambda/kept", "s1", events.to_vec())
                 .unwrap();
             state
                 .put_retention_policy("/aws/lambda/kept", Some(7))

@@ -804,7 +804,9 @@ pub(crate) mod tests {
             timestamp_ms: 1,
             message: "line".to_string(),
         }];
-        state.put_log_events("/aws/lambda/f", "s", &events).unwrap();
+        state
+            .put_log_events("/aws/lambda/f", "s", events.to_vec())
+            .unwrap();
         assert!(state.delete_function("f").unwrap());
         assert!(!state.delete_function("f").unwrap());
         assert_eq!(state.get_function("f").unwrap(), None);

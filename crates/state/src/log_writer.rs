@@ -219,7 +219,7 @@ mod tests {
                 scope.spawn(move || {
                     for n in 0..250 {
                         state
-                            .put_log_events("/aws/lambda/f", &format!("s{t}"), &[event(n)])
+                            .put_log_events("/aws/lambda/f", &format!("s{t}"), vec![event(n)])
                             .unwrap();
                     }
                 });
@@ -245,7 +245,7 @@ mod tests {
             let state = SqliteState::open(&path).unwrap();
             for n in 0..100 {
                 state
-                    .put_log_events("/aws/lambda/f", "s", &[event(n)])
+                    .put_log_events("/aws/lambda/f", "s", vec![event(n)])
                     .unwrap();
             }
         }

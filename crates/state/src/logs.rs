@@ -171,9 +171,9 @@ impl LogStore for SqliteState {
         &self,
         group: &str,
         stream: &str,
-        events: &[LogEvent],
+        events: Vec<LogEvent>,
     ) -> Result<(), StoreError> {
-        self.queue_log_events(group, stream, events.to_vec(), now_ms());
+        self.queue_log_events(group, stream, events, now_ms());
         Ok(())
     }
 
@@ -641,7 +641,7 @@ mod tests {
                 message: format!("line {i}"),
             })
             .collect();
-        state.put_log_events(APP, "s", &batch).unwrap();
+        state.put_log_events(APP, "s", batch.clone()).unwrap();
         let found = state
             .query_log_events(APP, &query(1).newest_first())
             .unwrap();
@@ -882,7 +882,7 @@ mod tests {
         );
         state.delete_log_group("/aws/lambda/other").unwrap();
         state
-            .put_log_events(APP, STREAM_A, &events(&[(1, "again")]))
+            .put_log_events(APP, STREAM_A, events(&[(1, "again")]))
             .unwrap();
         let found = state.query_log_events(APP, &query(10)).unwrap();
         assert_eq!(found[0].event_id, 8);
