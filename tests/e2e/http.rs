@@ -221,22 +221,48 @@ fn function_url_answers_get_sum_by_host_name_and_path_form() {
         expect_error("ResourceNotFoundException", 404, lam.create_function_url_config, FunctionName="nope", AuthType="NONE")
         expect_error("ResourceNotFoundException", 404, lam.create_function_url_config, FunctionName="sum", Qualifier="live", AuthType="NONE")
 
-        # AWS_IAM: unsigned requests are refused; signed ones reach the
-        # function with the caller (the signature is not verified).
+        # AWS_IAM: the signature is computed again with the key's secret;
+        # only a request signed by a known key, as it was signed, gets in.
         updated = lam.update_function_url_config(FunctionName="sum", AuthType="AWS_IAM")
         assert updated["AuthType"] == "AWS_IAM" and updated["FunctionUrl"] == url, updated
         answer = call("GET", "/sum?a=2&b=3", host=url_host(url))
         assert answer.status == 403 and answer.json() == {"Message": "Forbidden"}, answer
-        from botocore.auth import SigV4Auth
+        from botocore.auth import SigV4Auth, SigV4QueryAuth
         from botocore.awsrequest import AWSRequest
-        signed = AWSRequest(method="GET", url=f"{url}event", headers={"Host": url_host(url)})
-        SigV4Auth(boto3.Session().get_credentials(), "lambda", "us-east-1").add_auth(signed)
-        answer = call("GET", "/event", host=url_host(url), headers=[(k, v) for k, v in signed.headers.items() if k.lower() != "host"])
+        from botocore.credentials import Credentials
+
+        def signed_call(method, path, body=None, credentials=None, send_body=None):
+            request = AWSRequest(method=method, url=f"{url.rstrip('/')}{path}", data=body,
+                                 headers={"Host": url_host(url), "Content-Type": "application/json"})
+            SigV4Auth(credentials or boto3.Session().get_credentials(), "lambda", "us-east-1").add_auth(request)
+            headers = [(k, v) for k, v in request.headers.items() if k.lower() != "host"]
+            return call(method, path, host=url_host(url), headers=headers,
+                        body=send_body if send_body is not None else body)
+
+        answer = signed_call("GET", "/event?x=1&a=b%20c")
         assert answer.status == 200, answer
         event = answer.json()
         LambdaFunctionUrlModel.model_validate(event)
         assert event["requestContext"]["accountId"] == ACCOUNT, event
         assert event["requestContext"]["authorizer"]["iam"]["accessKey"] == os.environ["AWS_ACCESS_KEY_ID"], event
+        assert event["queryStringParameters"] == {"x": "1", "a": "b c"}, event
+        answer = signed_call("POST", "/event", body=b'{"n": 1}')
+        assert answer.status == 200 and answer.json()["body"] == '{"n": 1}', answer
+        # Another body than the one signed, an unknown key, a wrong secret.
+        answer = signed_call("POST", "/event", body=b'{"n": 1}', send_body=b'{"n": 2}')
+        assert answer.status == 403 and answer.json() == {"Message": "Forbidden"}, answer
+        answer = signed_call("GET", "/event", credentials=Credentials("nobody", "secret"))
+        assert answer.status == 403, answer
+        answer = signed_call("GET", "/event", credentials=Credentials(os.environ["AWS_ACCESS_KEY_ID"], "wrong"))
+        assert answer.status == 403, answer
+        # A presigned URL, and the same URL with its signature altered.
+        presigned = AWSRequest(method="GET", url=f"{url.rstrip('/')}/event?q=1", headers={"Host": url_host(url)})
+        SigV4QueryAuth(boto3.Session().get_credentials(), "lambda", "us-east-1", expires=60).add_auth(presigned)
+        path = presigned.url.split(url_host(url), 1)[1]
+        answer = call("GET", path, host=url_host(url))
+        assert answer.status == 200 and answer.json()["queryStringParameters"]["q"] == "1", answer
+        answer = call("GET", path[:-4] + ("0000" if not path.endswith("0000") else "1111"), host=url_host(url))
+        assert answer.status == 403, answer
 
         # Deleted, the URL is gone; recreated, it is the same URL.
         lam.delete_function_url_config(FunctionName="sum")

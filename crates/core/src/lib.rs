@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 pub mod arn;
+pub mod credentials;
 pub mod event_source;
 pub mod function;
 pub mod http_trigger;
@@ -22,6 +23,7 @@ pub mod store;
 pub mod validation;
 
 pub use arn::{FunctionRef, Region};
+pub use credentials::Credentials;
 pub use function::{
     Architecture, CodeRef, EventInvokeConfig, FunctionConfig, FunctionRecord, LATEST,
     PolicyStatement,

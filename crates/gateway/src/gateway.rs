@@ -17,7 +17,7 @@ use rayo_core::http_trigger::{
     Stage, integration_function_arn,
 };
 use rayo_core::store::HttpTriggerStore;
-use rayo_core::{FunctionRef, Region, limits};
+use rayo_core::{Credentials, FunctionRef, Region, limits};
 use rayo_executor::{ExecutorError, InvocationOutcome};
 use rayo_invoker::{InvokeError, InvokeRequest, Invoker};
 use serde_json::json;
@@ -26,7 +26,7 @@ use time::OffsetDateTime;
 use crate::event::{EventContext, HttpRequest, event_v1, event_v2};
 use crate::response::parse_response;
 use crate::routes::RouteTable;
-use crate::{Target, cors};
+use crate::{Target, cors, sigv4};
 
 /// Largest request body an HTTP API accepts.
 pub const HTTP_API_BODY_MAX_BYTES: usize = 10 * 1024 * 1024;
@@ -43,6 +43,8 @@ struct Inner {
     invoker: Invoker,
     region: Region,
     edge_port: u16,
+    /// The keys whose signatures `AWS_IAM` function URLs accept.
+    credentials: Credentials,
     /// Route tables by API id, rebuilt when the API's revision moves on.
     apis: Mutex<HashMap<String, Arc<CompiledApi>>>,
 }
@@ -59,12 +61,14 @@ struct CompiledApi {
 
 impl Gateway {
     /// A gateway over these triggers, invoking through `invoker`; URLs it
-    /// hands out name `edge_port`, the port rayo listens on.
+    /// hands out name `edge_port`, the port rayo listens on; `AWS_IAM`
+    /// function URLs let in requests signed with one of `credentials`.
     pub fn new(
         store: Arc<dyn HttpTriggerStore>,
         invoker: Invoker,
         region: Region,
         edge_port: u16,
+        credentials: Credentials,
     ) -> Gateway {
         Gateway {
             inner: Arc::new(Inner {
@@ -72,6 +76,7 @@ impl Gateway {
                 invoker,
                 region,
                 edge_port,
+                credentials,
                 apis: Mutex::new(HashMap::new()),
             }),
         }
@@ -154,19 +159,36 @@ impl Gateway {
         {
             return answer;
         }
+        let Some(body) = read_body(body, limits::SYNC_PAYLOAD_MAX_BYTES).await else {
+            return message(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large");
+        };
         let authorizer = match config.auth_type {
             FunctionUrlAuthType::None => None,
-            FunctionUrlAuthType::AwsIam => match iam_authorizer(&parts, &self.inner.region) {
-                Some(authorizer) => Some(authorizer),
-                None => {
-                    let mut response = json_response(
-                        StatusCode::FORBIDDEN,
-                        json!({ "Message": "Forbidden" }).to_string(),
-                    );
-                    add_cors(&mut response, config.cors.as_ref(), origin.as_deref());
-                    return response;
+            FunctionUrlAuthType::AwsIam => {
+                let verified = sigv4::verify(
+                    &parts,
+                    &body,
+                    &self.inner.credentials,
+                    (&self.inner.region.name, "lambda"),
+                    OffsetDateTime::now_utc(),
+                );
+                match verified {
+                    Ok(access_key) => Some(iam_authorizer(&access_key, &self.inner.region)),
+                    Err(denied) => {
+                        tracing::debug!(
+                            ?denied,
+                            url_id,
+                            "an AWS_IAM function URL refused a request"
+                        );
+                        let mut response = json_response(
+                            StatusCode::FORBIDDEN,
+                            json!({ "Message": "Forbidden" }).to_string(),
+                        );
+                        add_cors(&mut response, config.cors.as_ref(), origin.as_deref());
+                        return response;
+                    }
                 }
-            },
+            }
         };
         let request_id = uuid::Uuid::new_v4().to_string();
         let mut response = self
@@ -198,14 +220,11 @@ impl Gateway {
         path: String,
         host_name: String,
         parts: &Parts,
-        body: Body,
+        body: Bytes,
         source_ip: IpAddr,
         authorizer: Option<serde_json::Value>,
         request_id: &str,
     ) -> Response<Body> {
-        let Some(body) = read_body(body, limits::SYNC_PAYLOAD_MAX_BYTES).await else {
-            return message(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large");
-        };
         let request = self.http_request(parts, path, body, source_ip);
         let context = EventContext {
             account_id: match authorizer {
@@ -607,30 +626,10 @@ fn add_cors(
     }
 }
 
-/// The caller of an `AWS_IAM` function URL, from its SigV4 `Authorization`
-/// header (or presigned query); `None` when the request is unsigned. The
-/// signature itself is not verified.
-fn iam_authorizer(parts: &Parts, region: &Region) -> Option<serde_json::Value> {
-    let credential = match header(parts, "authorization") {
-        Some(authorization) => authorization
-            .split_once("Credential=")
-            .map(|(_, rest)| rest.split([',', ' ']).next().unwrap_or("").to_string())
-            .unwrap_or_default(),
-        None => {
-            let query = parts.uri.query().unwrap_or("");
-            let signed = query.split('&').any(|p| p.starts_with("X-Amz-Signature="));
-            if !signed {
-                return None;
-            }
-            query
-                .split('&')
-                .find_map(|p| p.strip_prefix("X-Amz-Credential="))
-                .map(crate::event::decode)
-                .unwrap_or_default()
-        }
-    };
-    let access_key = credential.split('/').next().unwrap_or("").to_string();
-    Some(json!({
+/// The caller of an `AWS_IAM` function URL, whose signature verified, as
+/// the event's `requestContext.authorizer` names it.
+fn iam_authorizer(access_key: &str, region: &Region) -> serde_json::Value {
+    json!({
         "iam": {
             "accessKey": access_key,
             "accountId": region.account_id,
@@ -640,7 +639,7 @@ fn iam_authorizer(parts: &Parts, region: &Region) -> Option<serde_json::Value> {
             "userArn": format!("arn:aws:iam::{}:root", region.account_id),
             "userId": access_key,
         }
-    }))
+    })
 }
 
 /// Reads the body; `None` when it is larger than `limit` (or broken off).

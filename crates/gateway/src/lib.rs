@@ -17,6 +17,7 @@ pub mod event;
 mod gateway;
 pub mod response;
 pub mod routes;
+mod sigv4;
 
 pub use gateway::{Gateway, HTTP_API_BODY_MAX_BYTES};
 

@@ -20,8 +20,8 @@ use rayo_core::Region;
 use rayo_core::s3::{ObjectBodyStore, ObjectStore};
 use rayo_invoker::Invoker;
 
-pub use auth::Credentials;
 pub use edge::{S3Endpoint, is_s3_request};
+pub use rayo_core::Credentials;
 pub use service::{ReadObjectError, read_object};
 
 /// What the S3 API works with.

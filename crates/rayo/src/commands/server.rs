@@ -88,16 +88,17 @@ pub(crate) struct ServerArgs {
     #[arg(long, env = "RAYO_PYTHON_FALLBACK", default_value = "refuse")]
     python_fallback: PythonFallback,
 
-    /// Access keys whose SigV4 signatures the S3 API verifies, as
-    /// ACCESS_KEY_ID:SECRET_ACCESS_KEY, comma-separated. The other APIs
-    /// accept any key.
+    /// Access keys whose SigV4 signatures the S3 API and `AWS_IAM`
+    /// function URLs verify, as ACCESS_KEY_ID:SECRET_ACCESS_KEY,
+    /// comma-separated. The other APIs accept any key.
     #[arg(
         long,
-        env = "RAYO_S3_CREDENTIALS",
+        alias = "s3-credentials",
+        env = "RAYO_CREDENTIALS",
         value_delimiter = ',',
         default_value = "test:test"
     )]
-    s3_credentials: Vec<String>,
+    credentials: Vec<String>,
 
     /// For tests only: run the schedules' clock this many times faster than
     /// real time (at 60, `rate(1 minute)` fires every second). Event times
@@ -157,9 +158,8 @@ pub(crate) async fn run(args: ServerArgs) -> anyhow::Result<ExitCode> {
     if removed > 0 {
         tracing::info!(removed, "removed unreferenced object bodies");
     }
-    let s3_credentials =
-        rayo_s3::Credentials::parse(args.s3_credentials.iter().map(String::as_str))
-            .map_err(|error| anyhow::anyhow!("--s3-credentials: {error}"))?;
+    let credentials = rayo_core::Credentials::parse(args.credentials.iter().map(String::as_str))
+        .map_err(|error| anyhow::anyhow!("--credentials: {error}"))?;
 
     let catalog = Arc::new(
         RuntimeCatalog::discover(&data_dir.join("runtime"), args.python_fallback)
@@ -292,13 +292,14 @@ pub(crate) async fn run(args: ServerArgs) -> anyhow::Result<ExitCode> {
         invoker.clone(),
         region.clone(),
         bound.port(),
+        credentials.clone(),
     );
     let s3 = rayo_s3::S3Endpoint::new(rayo_s3::S3Config {
         region: region.clone(),
         objects: objects.clone(),
         bodies: object_bodies.clone(),
         invoker: invoker.clone(),
-        credentials: s3_credentials,
+        credentials,
     });
     let api_state = ApiState {
         region,
