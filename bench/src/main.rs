@@ -114,6 +114,24 @@ fn main() -> anyhow::Result<()> {
         many.with_functions_kib as f64 / many.empty_kib.max(1) as f64
     );
     println!("baseline: the same server, just started, with no functions");
+    println!();
+    let median = percentile(&many.burst, 50.0);
+    let p99 = percentile(&many.burst, 99.0);
+    println!(
+        "{:<52} {:>10} {:>10} {:>10}",
+        format!("{BURST_FUNCTIONS} functions invoked from zero at once"),
+        "p99",
+        "median",
+        "ratio"
+    );
+    println!(
+        "{:<52} {:>7.1} ms {:>7.1} ms {:>9.3}x",
+        format!("cold invoke, all {} answered", many.burst.len()),
+        ms(p99),
+        ms(median),
+        ms(p99) / ms(median).max(f64::MIN_POSITIVE)
+    );
+    println!("baseline: the median of the same burst (the target is p99 ≤ 10 × the median)");
     Ok(())
 }
 
@@ -125,7 +143,13 @@ const MANY_FUNCTIONS: usize = 1000;
 struct ManyFunctions {
     empty_kib: u64,
     with_functions_kib: u64,
+    /// Wall times of [`BURST_FUNCTIONS`] different functions invoked
+    /// from zero at once, sorted.
+    burst: Vec<Duration>,
 }
+
+/// Different functions invoked from zero at the same moment.
+const BURST_FUNCTIONS: usize = 100;
 
 async fn many_functions(server: &Server, minor: u32) -> anyhow::Result<ManyFunctions> {
     let client: HttpClient = Client::builder(TokioExecutor::new()).build_http();
@@ -155,9 +179,28 @@ async fn many_functions(server: &Server, minor: u32) -> anyhow::Result<ManyFunct
         done??;
     }
     let with_functions_kib = server.rss_kib().context("the server's RSS")?;
+
+    // Each invoke is every function's first: all of them start cold together.
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(BURST_FUNCTIONS));
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..BURST_FUNCTIONS {
+        let (client, url, barrier) = (client.clone(), url.to_string(), barrier.clone());
+        tasks.spawn(async move {
+            barrier.wait().await;
+            let started = Instant::now();
+            invoke(&client, &url, &format!("many-{i:04}")).await?;
+            anyhow::Ok(started.elapsed())
+        });
+    }
+    let mut burst = Vec::with_capacity(BURST_FUNCTIONS);
+    while let Some(done) = tasks.join_next().await {
+        burst.push(done??);
+    }
+    burst.sort();
     Ok(ManyFunctions {
         empty_kib,
         with_functions_kib,
+        burst,
     })
 }
 
