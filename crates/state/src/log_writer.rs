@@ -4,11 +4,14 @@
 //!
 //! Appending never waits for SQLite (only, under a flood of output, for room
 //! in the channel); reading waits for the writer to catch up first, so a
-//! reader sees every event appended before its read began.
+//! reader sees every event appended before its read began. Between reads,
+//! the writer gathers what arrives for a few milliseconds ([`LINGER`]) before
+//! committing it.
 
-use std::sync::mpsc::{self, Receiver, RecvError, SyncSender, TryRecvError};
+use std::sync::mpsc::{self, Receiver, RecvError, RecvTimeoutError, SyncSender, TryRecvError};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use rayo_core::logs::LogEvent;
 use rusqlite::Connection;
@@ -22,6 +25,10 @@ const CHANNEL_CAPACITY: usize = 1024;
 /// Appends committed in one transaction at most, so one batch never holds
 /// the database for long.
 const MAX_BATCH: usize = 4096;
+
+/// How long the writer gathers appends before committing them, unless a
+/// reader is waiting: the most output a SIGKILL can lose.
+const LINGER: Duration = Duration::from_millis(10);
 
 enum Command {
     Append {
@@ -109,9 +116,24 @@ fn run(connection: &Mutex<Connection>, receiver: &Receiver<Command>) {
             Ok(command) => take(command, &mut batch, &mut syncs),
             Err(RecvError) => return,
         }
+        // Gather for up to LINGER unless a reader waits: each commit
+        // rewrites the tails of the table and its indexes, so fewer, larger
+        // commits write far fewer pages under a steady stream of output.
+        let deadline = Instant::now() + LINGER;
         let mut disconnected = false;
         while batch.len() < MAX_BATCH {
-            match receiver.try_recv() {
+            let next = if syncs.is_empty() {
+                match deadline.checked_duration_since(Instant::now()) {
+                    Some(left) => receiver.recv_timeout(left).map_err(|error| match error {
+                        RecvTimeoutError::Timeout => TryRecvError::Empty,
+                        RecvTimeoutError::Disconnected => TryRecvError::Disconnected,
+                    }),
+                    None => receiver.try_recv(),
+                }
+            } else {
+                receiver.try_recv()
+            };
+            match next {
                 Ok(command) => take(command, &mut batch, &mut syncs),
                 Err(TryRecvError::Empty) => break,
                 Err(TryRecvError::Disconnected) => {

@@ -21,9 +21,9 @@ impl SqliteState {
     /// and first event time follow what remains.
     pub fn expire_logs(&self, now_ms: i64) -> Result<usize, StoreError> {
         let mut connection = self.logs_connection();
-        let groups: Vec<(String, i64)> = connection
+        let groups: Vec<(i64, i64)> = connection
             .prepare_cached(
-                "SELECT name, retention_days FROM log_groups
+                "SELECT id, retention_days FROM log_groups
                  WHERE retention_days IS NOT NULL ORDER BY name",
             )
             .and_then(|mut statement| {
@@ -37,10 +37,10 @@ impl SqliteState {
         for (group, retention_days) in groups {
             let cutoff_ms = now_ms.saturating_sub(retention_days.saturating_mul(DAY_MS));
             let transaction = connection.transaction().map_err(backend)?;
-            let expired_by_stream: Vec<(String, i64)> = transaction
+            let expired_by_stream: Vec<(i64, i64)> = transaction
                 .prepare_cached(
-                    "SELECT stream_name, SUM(length(CAST(message AS BLOB))) FROM log_events
-                     WHERE group_name = ?1 AND timestamp_ms < ?2 GROUP BY stream_name",
+                    "SELECT stream_id, SUM(length(CAST(message AS BLOB))) FROM log_events
+                     WHERE group_id = ?1 AND timestamp_ms < ?2 GROUP BY stream_id",
                 )
                 .and_then(|mut statement| {
                     statement
@@ -52,25 +52,22 @@ impl SqliteState {
                 continue;
             }
             n_deleted += transaction
-                .prepare_cached(
-                    "DELETE FROM log_events WHERE group_name = ?1 AND timestamp_ms < ?2",
-                )
+                .prepare_cached("DELETE FROM log_events WHERE group_id = ?1 AND timestamp_ms < ?2")
                 .and_then(|mut statement| statement.execute(params![group, cutoff_ms]))
                 .map_err(backend)?;
             let mut update = transaction
                 .prepare_cached(
                     "UPDATE log_streams SET
-                        stored_bytes = max(stored_bytes - ?3, 0),
+                        stored_bytes = max(stored_bytes - ?2, 0),
                         first_event_ms = coalesce(
-                            (SELECT min(timestamp_ms) FROM log_events
-                             WHERE group_name = ?1 AND stream_name = ?2),
+                            (SELECT min(timestamp_ms) FROM log_events WHERE stream_id = ?1),
                             first_event_ms)
-                     WHERE group_name = ?1 AND name = ?2",
+                     WHERE id = ?1",
                 )
                 .map_err(backend)?;
             for (stream, expired_bytes) in &expired_by_stream {
                 update
-                    .execute(params![group, stream, expired_bytes])
+                    .execute(params![stream, expired_bytes])
                     .map_err(backend)?;
             }
             drop(update);
@@ -104,36 +101,34 @@ pub(crate) fn append_events(
     events: &[LogEvent],
     ingestion_ms: i64,
 ) -> Result<(), StoreError> {
-    transaction
-        .prepare_cached(
-            "INSERT INTO log_groups (name, created_ms) VALUES (?1, ?2)
-                 ON CONFLICT (name) DO NOTHING",
-        )
-        .and_then(|mut statement| statement.execute(params![group, ingestion_ms]))
-        .map_err(backend)?;
-    transaction
-        .prepare_cached(
-            "INSERT INTO log_streams (group_name, name, created_ms) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (group_name, name) DO NOTHING",
-        )
-        .and_then(|mut statement| statement.execute(params![group, stream, ingestion_ms]))
-        .map_err(backend)?;
+    let group_id = id_or_insert(
+        transaction,
+        "SELECT id FROM log_groups WHERE name = ?1",
+        "INSERT INTO log_groups (name, created_ms) VALUES (?1, ?3) RETURNING id",
+        (group, None, ingestion_ms),
+    )?;
+    let stream_id = id_or_insert(
+        transaction,
+        "SELECT id FROM log_streams WHERE name = ?1 AND group_id = ?2",
+        "INSERT INTO log_streams (name, group_id, created_ms) VALUES (?1, ?2, ?3) RETURNING id",
+        (stream, Some(group_id), ingestion_ms),
+    )?;
     if let (Some(first_ms), Some(last_ms)) = (
         events.iter().map(|e| e.timestamp_ms).min(),
         events.iter().map(|e| e.timestamp_ms).max(),
     ) {
         let mut insert = transaction
-                .prepare_cached(
-                    "INSERT INTO log_events (group_name, stream_name, timestamp_ms, ingestion_ms, message)
-                     VALUES (?1, ?2, ?3, ?4, ?5)",
-                )
-                .map_err(backend)?;
+            .prepare_cached(
+                "INSERT INTO log_events (group_id, stream_id, timestamp_ms, ingestion_ms, message)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )
+            .map_err(backend)?;
         let mut n_bytes: i64 = 0;
         for event in events {
             insert
                 .execute(params![
-                    group,
-                    stream,
+                    group_id,
+                    stream_id,
                     event.timestamp_ms,
                     ingestion_ms,
                     event.message
@@ -145,25 +140,47 @@ pub(crate) fn append_events(
         transaction
             .prepare_cached(
                 "UPDATE log_streams SET
-                        first_event_ms = min(coalesce(first_event_ms, ?3), ?3),
-                        last_event_ms = max(coalesce(last_event_ms, ?4), ?4),
-                        last_ingestion_ms = ?5,
-                        stored_bytes = stored_bytes + ?6
-                     WHERE group_name = ?1 AND name = ?2",
+                    first_event_ms = min(coalesce(first_event_ms, ?2), ?2),
+                    last_event_ms = max(coalesce(last_event_ms, ?3), ?3),
+                    last_ingestion_ms = ?4,
+                    stored_bytes = stored_bytes + ?5
+                 WHERE id = ?1",
             )
             .and_then(|mut statement| {
-                statement.execute(params![
-                    group,
-                    stream,
-                    first_ms,
-                    last_ms,
-                    ingestion_ms,
-                    n_bytes
-                ])
+                statement.execute(params![stream_id, first_ms, last_ms, ingestion_ms, n_bytes])
             })
             .map_err(backend)?;
     }
     Ok(())
+}
+
+/// The id `select` finds for `(name, parent)`, or the one `insert` gives a
+/// new row `(name, parent, created_ms)`.
+fn id_or_insert(
+    transaction: &Connection,
+    select: &str,
+    insert: &str,
+    (name, parent, created_ms): (&str, Option<i64>, i64),
+) -> Result<i64, StoreError> {
+    let found = transaction
+        .prepare_cached(select)
+        .and_then(|mut statement| {
+            let mut rows = match parent {
+                Some(parent) => statement.query(params![name, parent])?,
+                None => statement.query(params![name])?,
+            };
+            rows.next()?.map(|row| row.get(0)).transpose()
+        })
+        .map_err(backend)?;
+    match found {
+        Some(id) => Ok(id),
+        None => transaction
+            .prepare_cached(insert)
+            .and_then(|mut statement| {
+                statement.query_row(params![name, parent, created_ms], |row| row.get(0))
+            })
+            .map_err(backend),
+    }
 }
 
 impl LogStore for SqliteState {
@@ -202,7 +219,7 @@ impl LogStore for SqliteState {
             .prepare_cached(
                 "SELECT g.name, g.created_ms, g.retention_days,
                     (SELECT coalesce(sum(s.stored_bytes), 0) FROM log_streams s
-                     WHERE s.group_name = g.name)
+                     WHERE s.group_id = g.id)
                  FROM log_groups g
                  WHERE (?1 IS NULL OR substr(g.name, 1, length(?1)) = ?1)
                    AND (?2 IS NULL OR g.name > ?2)
@@ -231,13 +248,19 @@ impl LogStore for SqliteState {
         descending: bool,
     ) -> Result<Option<Vec<LogStreamInfo>>, StoreError> {
         let connection = self.logs_connection();
-        let group_exists = connection
-            .prepare_cached("SELECT 1 FROM log_groups WHERE name = ?1")
-            .and_then(|mut statement| statement.exists([group]))
+        let group_id: Option<i64> = connection
+            .prepare_cached("SELECT id FROM log_groups WHERE name = ?1")
+            .and_then(|mut statement| {
+                statement
+                    .query([group])?
+                    .next()?
+                    .map(|row| row.get(0))
+                    .transpose()
+            })
             .map_err(backend)?;
-        if !group_exists {
+        let Some(group_id) = group_id else {
             return Ok(None);
-        }
+        };
         // Streams without events sort as oldest: first ascending, last descending.
         let direction = if descending { "DESC" } else { "ASC" };
         let order = if order_by_last_event {
@@ -249,12 +272,12 @@ impl LogStore for SqliteState {
             .prepare_cached(&format!(
                 "SELECT name, created_ms, first_event_ms, last_event_ms, last_ingestion_ms, stored_bytes
                  FROM log_streams
-                 WHERE group_name = ?1 AND (?2 IS NULL OR substr(name, 1, length(?2)) = ?2)
+                 WHERE group_id = ?1 AND (?2 IS NULL OR substr(name, 1, length(?2)) = ?2)
                  ORDER BY {order}"
             ))
             .map_err(backend)?;
         let rows = statement
-            .query_map(params![group, prefix], |r| {
+            .query_map(params![group_id, prefix], |r| {
                 Ok(LogStreamInfo {
                     name: r.get(0)?,
                     creation_time_ms: r.get(1)?,
@@ -285,8 +308,8 @@ impl LogStore for SqliteState {
         // Events and streams would go by cascade too; deleting them by group
         // first is one indexed range instead of a lookup per stream.
         for sql in [
-            "DELETE FROM log_events WHERE group_name = ?1",
-            "DELETE FROM log_streams WHERE group_name = ?1",
+            "DELETE FROM log_events WHERE group_id = (SELECT id FROM log_groups WHERE name = ?1)",
+            "DELETE FROM log_streams WHERE group_id = (SELECT id FROM log_groups WHERE name = ?1)",
         ] {
             transaction
                 .prepare_cached(sql)
@@ -309,18 +332,29 @@ impl LogStore for SqliteState {
 /// cache sees a handful of variants.
 fn event_query(group: &str, query: &LogQuery) -> (String, Vec<Value>) {
     let mut sql = String::from(
-        "SELECT event_id, stream_name, timestamp_ms, ingestion_ms, message
-         FROM log_events WHERE group_name = ?",
+        "SELECT e.event_id, s.name, e.timestamp_ms, e.ingestion_ms, e.message
+         FROM log_events e JOIN log_streams s ON s.id = e.stream_id",
     );
-    let mut values = vec![Value::Text(group.to_string())];
-    if !query.stream_names.is_empty() {
-        let placeholders = vec!["?"; query.stream_names.len()].join(", ");
-        sql.push_str(&format!(" AND stream_name IN ({placeholders})"));
+    let mut values = Vec::new();
+    if query.stream_names.is_empty() {
+        sql.push_str(" WHERE e.group_id = (SELECT id FROM log_groups WHERE name = ?)");
+        values.push(Value::Text(group.to_string()));
+    } else {
+        // By stream: for one, the stream index serves the order too.
+        let (operator, placeholders) = match query.stream_names.len() {
+            1 => ("=", "= ?".to_string()),
+            n => ("IN", format!("IN ({})", vec!["?"; n].join(", "))),
+        };
+        sql.push_str(&format!(
+            " WHERE e.stream_id {operator} (SELECT id FROM log_streams WHERE name {placeholders}
+               AND group_id = (SELECT id FROM log_groups WHERE name = ?))"
+        ));
         values.extend(query.stream_names.iter().cloned().map(Value::Text));
+        values.push(Value::Text(group.to_string()));
     }
     if let Some(prefix) = &query.stream_prefix {
         // Not LIKE: `%` and `_` are ordinary characters in stream names.
-        sql.push_str(" AND substr(stream_name, 1, length(?)) = ?");
+        sql.push_str(" AND substr(s.name, 1, length(?)) = ?");
         values.push(Value::Text(prefix.clone()));
         values.push(Value::Text(prefix.clone()));
     }
@@ -330,19 +364,19 @@ fn event_query(group: &str, query: &LogQuery) -> (String, Vec<Value>) {
             values.push(Value::Integer(value));
         }
     };
-    filter(" AND timestamp_ms >= ?", query.start_time_ms);
-    filter(" AND timestamp_ms < ?", query.end_time_ms);
-    filter(" AND event_id > ?", query.after_event_id);
-    filter(" AND event_id < ?", query.before_event_id);
+    filter(" AND e.timestamp_ms >= ?", query.start_time_ms);
+    filter(" AND e.timestamp_ms < ?", query.end_time_ms);
+    filter(" AND e.event_id > ?", query.after_event_id);
+    filter(" AND e.event_id < ?", query.before_event_id);
     for term in &query.terms {
         // instr, not LIKE: plain terms match literally and case-sensitively.
-        sql.push_str(" AND instr(message, ?) > 0");
+        sql.push_str(" AND instr(e.message, ?) > 0");
         values.push(Value::Text(term.clone()));
     }
     if query.newest_first {
-        sql.push_str(" ORDER BY timestamp_ms DESC, event_id DESC");
+        sql.push_str(" ORDER BY e.timestamp_ms DESC, e.event_id DESC");
     } else {
-        sql.push_str(" ORDER BY timestamp_ms ASC, event_id ASC");
+        sql.push_str(" ORDER BY e.timestamp_ms ASC, e.event_id ASC");
     }
     sql.push_str(" LIMIT ?");
     values.push(Value::Integer(sql_limit(query.limit)));

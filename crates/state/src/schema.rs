@@ -23,6 +23,7 @@ const MIGRATION_LIST: &[M<'static>] = &[
     M::up(V8_HTTP_TRIGGERS),
     M::up(V9_ASYNC_QUEUE_INDEXES),
     M::up(V10_OBJECTS),
+    M::up(V14_LOG_IDS),
 ];
 
 /// Version 1: functions with their `$LATEST` configuration, and logs.
@@ -347,6 +348,80 @@ CREATE TABLE multipart_parts (
 ) STRICT;
 "#;
 
+/// Version 14: log groups and streams get integer ids, and events name
+/// their stream and group by id rather than by text. An event row and its
+/// three index entries were mostly the group's and stream's names; with
+/// ids they are a few bytes, which is most of what the log writer writes.
+///
+/// The tables are rebuilt: the old ones are renamed (their foreign keys
+/// follow), copied into new ones, then dropped. Event ids are kept, and the
+/// AUTOINCREMENT sequence moves on from the largest, so no id is reused.
+const V14_LOG_IDS: &str = r#"
+ALTER TABLE log_events RENAME TO log_events_v1;
+ALTER TABLE log_streams RENAME TO log_streams_v1;
+ALTER TABLE log_groups RENAME TO log_groups_v1;
+DROP INDEX log_events_group_id;
+DROP INDEX log_events_stream_time;
+DROP INDEX log_events_group_time;
+
+CREATE TABLE log_groups (
+    id             INTEGER PRIMARY KEY,
+    name           TEXT NOT NULL UNIQUE,
+    created_ms     INTEGER NOT NULL,
+    retention_days INTEGER
+) STRICT;
+
+CREATE TABLE log_streams (
+    id                INTEGER PRIMARY KEY,
+    group_id          INTEGER NOT NULL REFERENCES log_groups (id) ON DELETE CASCADE,
+    name              TEXT NOT NULL,
+    created_ms        INTEGER NOT NULL,
+    first_event_ms    INTEGER,
+    last_event_ms     INTEGER,
+    last_ingestion_ms INTEGER,
+    stored_bytes      INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (group_id, name)
+) STRICT;
+
+CREATE TABLE log_events (
+    event_id     INTEGER PRIMARY KEY AUTOINCREMENT,
+    group_id     INTEGER NOT NULL,
+    stream_id    INTEGER NOT NULL REFERENCES log_streams (id) ON DELETE CASCADE,
+    timestamp_ms INTEGER NOT NULL,
+    ingestion_ms INTEGER NOT NULL,
+    message      TEXT NOT NULL
+) STRICT;
+
+INSERT INTO log_groups (name, created_ms, retention_days)
+    SELECT name, created_ms, retention_days FROM log_groups_v1 ORDER BY name;
+INSERT INTO log_streams (group_id, name, created_ms, first_event_ms, last_event_ms,
+                         last_ingestion_ms, stored_bytes)
+    SELECT g.id, s.name, s.created_ms, s.first_event_ms, s.last_event_ms,
+           s.last_ingestion_ms, s.stored_bytes
+    FROM log_streams_v1 s JOIN log_groups g ON g.name = s.group_name
+    ORDER BY g.id, s.name;
+INSERT INTO log_events (event_id, group_id, stream_id, timestamp_ms, ingestion_ms, message)
+    SELECT e.event_id, s.group_id, s.id, e.timestamp_ms, e.ingestion_ms, e.message
+    FROM log_events_v1 e
+    JOIN log_groups g ON g.name = e.group_name
+    JOIN log_streams s ON s.group_id = g.id AND s.name = e.stream_name
+    ORDER BY e.event_id;
+UPDATE sqlite_sequence
+    SET seq = max(seq, (SELECT seq FROM sqlite_sequence WHERE name = 'log_events_v1'))
+    WHERE name = 'log_events';
+INSERT INTO sqlite_sequence (name, seq)
+    SELECT 'log_events', seq FROM sqlite_sequence WHERE name = 'log_events_v1'
+    AND NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'log_events');
+
+DROP TABLE log_events_v1;
+DROP TABLE log_streams_v1;
+DROP TABLE log_groups_v1;
+
+CREATE INDEX log_events_group_id ON log_events (group_id, event_id);
+CREATE INDEX log_events_stream_time ON log_events (stream_id, timestamp_ms);
+CREATE INDEX log_events_group_time ON log_events (group_id, timestamp_ms);
+"#;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -357,7 +432,84 @@ mod tests {
     }
 
     #[test]
+    fn log_ids_keep_every_event_and_never_reuse_an_id() {
+        let mut connection = rusqlite::Connection::open_in_memory().unwrap();
+        connection
+            .pragma_update(None, "foreign_keys", true)
+            .unwrap();
+        let before_ids = MIGRATION_LIST
+            .iter()
+            .position(|m| *m == M::up(V14_LOG_IDS))
+            .unwrap();
+        MIGRATIONS.to_version(&mut connection, before_ids).unwrap();
+        connection
+            .execute_batch(
+                "INSERT INTO log_groups (name, created_ms, retention_days)
+                     VALUES ('/aws/lambda/a', 1, 7), ('/aws/lambda/b', 2, NULL);
+                 INSERT INTO log_streams (group_name, name, created_ms, stored_bytes)
+                     VALUES ('/aws/lambda/a', 's1', 1, 2), ('/aws/lambda/a', 's2', 1, 1),
+                            ('/aws/lambda/b', 's1', 2, 1);
+                 INSERT INTO log_events (group_name, stream_name, timestamp_ms, ingestion_ms, message)
+                     VALUES ('/aws/lambda/a', 's1', 10, 11, 'x'), ('/aws/lambda/a', 's2', 12, 13, 'y'),
+                            ('/aws/lambda/b', 's1', 14, 15, 'z'), ('/aws/lambda/a', 's1', 16, 17, 'w');
+                 DELETE FROM log_events WHERE message = 'w';",
+            )
+            .unwrap();
+        MIGRATIONS.to_latest(&mut connection).unwrap();
+        let rows: Vec<(i64, String, String, String)> = connection
+            .prepare(
+                "SELECT e.event_id, g.name, s.name, e.message FROM log_events e
+                 JOIN log_streams s ON s.id = e.stream_id
+                 JOIN log_groups g ON g.id = e.group_id AND g.id = s.group_id
+                 ORDER BY e.event_id",
+            )
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let expected = [
+            (1, "/aws/lambda/a", "s1", "x"),
+            (2, "/aws/lambda/a", "s2", "y"),
+            (3, "/aws/lambda/b", "s1", "z"),
+        ];
+        assert_eq!(rows.len(), expected.len());
+        for (row, (id, group, stream, message)) in rows.iter().zip(expected) {
+            assert_eq!(
+                (row.0, row.1.as_str(), row.2.as_str(), row.3.as_str()),
+                (id, group, stream, message)
+            );
+        }
+        // Event 4 was deleted before the migration; its id stays used.
+        let next: i64 = connection
+            .query_row(
+                "INSERT INTO log_events (group_id, stream_id, timestamp_ms, ingestion_ms, message)
+                 VALUES (1, 1, 20, 21, 'v') RETURNING event_id",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(next, 5);
+        let retention: Option<i64> = connection
+            .query_row(
+                "SELECT retention_days FROM log_groups WHERE name = '/aws/lambda/a'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(retention, Some(7));
+        let check: Vec<String> = connection
+            .prepare("PRAGMA foreign_key_check")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert!(check.is_empty(), "{check:?}");
+    }
+
+    #[test]
     fn schema_version_counts_migrations() {
-        assert_eq!(SCHEMA_VERSION, 10);
+        assert_eq!(SCHEMA_VERSION, 11);
     }
 }
