@@ -458,8 +458,24 @@ def _reject_constant(name):
 _decoder = json.JSONDecoder(parse_constant=_reject_constant)
 
 
+_scan_once = _decoder.scan_once
+_JSON_WHITESPACE = " \t\n\r"
+
+
 def _parse_json(body):
     """Parses JSON as Lambda's decoder does: NaN and Infinity are errors."""
+    # The common case first: a UTF-8 object or array, parsed by the C
+    # scanner alone. Anything else, or any error, takes the full path below,
+    # which words the errors.
+    if isinstance(body, bytes) and body[:1] in (b"{", b"[") and body[1:2] != b"\x00":
+        try:
+            text = body.decode("utf-8", "surrogatepass")
+            value, end = _scan_once(text, 0)
+        except Exception:
+            pass
+        else:
+            if end == len(text) or not text[end:].strip(_JSON_WHITESPACE):
+                return value
     if isinstance(body, (bytes, bytearray)):
         body = body.decode(json.detect_encoding(body), "surrogatepass")
     try:
@@ -559,14 +575,16 @@ class LambdaContext(object):
         invoked_function_arn=None,
         tenant_id=None,
     ):
-        environ = os.environ
         self.aws_request_id = aws_request_id
-        self.log_group_name = environ.get("AWS_LAMBDA_LOG_GROUP_NAME")
-        self.log_stream_name = environ.get("AWS_LAMBDA_LOG_STREAM_NAME")
-        self.function_name = environ.get("AWS_LAMBDA_FUNCTION_NAME")
-        # A string, as in Lambda's Python runtime.
-        self.memory_limit_in_mb = environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
-        self.function_version = environ.get("AWS_LAMBDA_FUNCTION_VERSION")
+        # Read from the environment once per instance by _configure(); the
+        # memory size is a string, as in Lambda's Python runtime.
+        (
+            self.log_group_name,
+            self.log_stream_name,
+            self.function_name,
+            self.memory_limit_in_mb,
+            self.function_version,
+        ) = _FUNCTION_IDENTITY
         self.invoked_function_arn = invoked_function_arn
         self.tenant_id = tenant_id
 
@@ -952,7 +970,18 @@ def _invoke(api, handler, headers, body):
 def _configure():
     """Reads the runtime's settings from the environment: at start, and again
     in each instance a zygote forks, once it has the instance's environment."""
-    global _ENSURE_ASCII, _JSON_LOGS, _encoder
+    global _ENSURE_ASCII, _JSON_LOGS, _encoder, _FUNCTION_IDENTITY
+    environ = os.environ
+    _FUNCTION_IDENTITY = tuple(
+        environ.get(name)
+        for name in (
+            "AWS_LAMBDA_LOG_GROUP_NAME",
+            "AWS_LAMBDA_LOG_STREAM_NAME",
+            "AWS_LAMBDA_FUNCTION_NAME",
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+            "AWS_LAMBDA_FUNCTION_VERSION",
+        )
+    )
     _ENSURE_ASCII = _runtime_minor() < 12
     _JSON_LOGS = _log_format_is_json()
     _encoder = json.JSONEncoder(ensure_ascii=_ENSURE_ASCII, allow_nan=True, default=_json_default)
