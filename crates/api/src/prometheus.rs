@@ -36,7 +36,7 @@ pub(crate) async fn scrape(State(state): State<Arc<ApiState>>) -> Response {
     let mut registry = Registry::default();
     registry.register(
         "rayo_build",
-        "The rayo build serving",
+        "The version of rayo serving",
         Info::new(vec![("version", env!("CARGO_PKG_VERSION"))]),
     );
     registry.register_collector(Box::new(snapshot));
@@ -118,7 +118,7 @@ impl Collector for Snapshot {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
         let mut metric = encoder.encode_descriptor(
             "rayo_invocations",
-            "Invocations that ran or failed to start, by outcome (throttled ones are rayo_throttles_total)",
+            "Invocations that ran or failed to start, by outcome (throttled ones are rayo_throttles_total).",
             None,
             MetricType::Counter,
         )?;
@@ -136,7 +136,7 @@ impl Collector for Snapshot {
 
         let mut metric = encoder.encode_descriptor(
             "rayo_invocation_duration",
-            "How long invocations ran, as on their REPORT line",
+            "How long invocations ran, as on their REPORT line.",
             Some(&Unit::Seconds),
             MetricType::Histogram,
         )?;
@@ -160,7 +160,7 @@ impl Collector for Snapshot {
 
         let mut metric = encoder.encode_descriptor(
             "rayo_cold_starts",
-            "Invocations that started a new instance",
+            "Invocations that started a new instance.",
             None,
             MetricType::Counter,
         )?;
@@ -172,7 +172,7 @@ impl Collector for Snapshot {
 
         let mut metric = encoder.encode_descriptor(
             "rayo_throttles",
-            "Invocations refused by the function's reserved or the account's concurrency limit",
+            "Invocations refused by the function's reserved or the account's concurrency limit.",
             None,
             MetricType::Counter,
         )?;
@@ -184,7 +184,7 @@ impl Collector for Snapshot {
 
         let mut metric = encoder.encode_descriptor(
             "rayo_concurrent_executions",
-            "Invocations of the function running now",
+            "Invocations of the function running now.",
             None,
             MetricType::Gauge,
         )?;
@@ -196,7 +196,7 @@ impl Collector for Snapshot {
 
         let mut metric = encoder.encode_descriptor(
             "rayo_instances",
-            "The function's instances: idle (warm, waiting) or busy (running or starting)",
+            "The function's instances: idle (warm, waiting) or busy (running or starting).",
             None,
             MetricType::Gauge,
         )?;
@@ -213,7 +213,7 @@ impl Collector for Snapshot {
 
         let mut metric = encoder.encode_descriptor(
             "rayo_queue_messages",
-            "Messages in an SQS queue: visible, in flight (received, not deleted) or delayed",
+            "Messages in an SQS queue: visible, in flight (received, not deleted) or delayed.",
             None,
             MetricType::Gauge,
         )?;
@@ -231,7 +231,7 @@ impl Collector for Snapshot {
 
         let mut metric = encoder.encode_descriptor(
             "rayo_async_invocations",
-            "Asynchronous invocations in the durable queue: waiting (due), running, or delayed (until a retry)",
+            "Asynchronous invocations in the durable queue: waiting (due), running, or delayed (until a retry).",
             None,
             MetricType::Gauge,
         )?;
