@@ -187,7 +187,7 @@ fn metrics_count_invocations_errors_and_throttles_and_history_survives_a_restart
 }
 
 #[test]
-fn metrics_show_executions_in_flight_and_a_bucket_named_metrics_stays_s3_s() {
+fn metrics_show_executions_in_flight_async_invocations_and_a_bucket_named_metrics_stays_s3_s() {
     let server = Server::start();
     server.python(&snippet(
         r#"
@@ -219,6 +219,20 @@ def handler(event, context):
         assert value(samples, "rayo_invocations_total", function="parallel", outcome="success") == 2
         points = series("parallel")["points"]
         assert totals(points) == {"invocations": 2, "errors": 0, "throttles": 0, "cold_starts": 2}, points
+
+        # Asynchronous invocations are counted when the dispatcher runs them.
+        create("later", {"app.py": FN})
+        for _ in range(2):
+            assert lam.invoke(FunctionName="later", InvocationType="Event", Payload=b"{}")["StatusCode"] == 202
+        poll(
+            lambda: value(scrape(), "rayo_invocations_total", function="later", outcome="success") == 2,
+            "two asynchronous invocations counted",
+            deadline_seconds=LONG_WAIT,
+        )
+        samples = scrape()
+        assert value(samples, "rayo_async_invocations", state="waiting") == 0
+        assert value(samples, "rayo_async_invocations", state="running") == 0
+        assert totals(series("later")["points"])["invocations"] == 2
 
         # A bucket named `metrics`: signed requests are S3's.
         s3 = boto3.client("s3", config=CONFIG)
