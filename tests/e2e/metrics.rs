@@ -69,6 +69,13 @@ fn metrics_count_invocations_errors_and_throttles_and_history_survives_a_restart
         for _ in range(2):
             run = invoke("counted", {"fail": True})
             assert run.error == "Unhandled", run
+        # A timeout and a runtime that exits are errors of their own kinds.
+        create("slow", {"app.py": "import time\ndef handler(event, context):\n    time.sleep(30)\n"}, Timeout=1)
+        run = invoke("slow")
+        assert run.error == "Unhandled" and "Task timed out" in run.raw.decode(), run
+        create("crashing", {"app.py": "import os\ndef handler(event, context):\n    os._exit(3)\n"})
+        run = invoke("crashing")
+        assert run.error == "Unhandled" and "Runtime.ExitError" in run.raw.decode(), run
         lam.put_function_concurrency(FunctionName="stopped", ReservedConcurrentExecutions=0)
         for _ in range(3):
             error = client_error(lam.invoke, FunctionName="stopped", Payload=b"{}")
@@ -85,6 +92,10 @@ fn metrics_count_invocations_errors_and_throttles_and_history_survives_a_restart
             ("rayo_invocations_total", "counted", "timeout"): 0,
             ("rayo_invocations_total", "counted", "runtime_error"): 0,
             ("rayo_invocations_total", "stopped", "success"): 0,
+            ("rayo_invocations_total", "slow", "timeout"): 1,
+            ("rayo_invocations_total", "slow", "success"): 0,
+            ("rayo_invocations_total", "crashing", "runtime_error"): 1,
+            ("rayo_invocations_total", "crashing", "function_error"): 0,
         }
         for (name, function, outcome), count in expected.items():
             got = value(samples, name, function=function, outcome=outcome)
@@ -136,8 +147,13 @@ fn metrics_count_invocations_errors_and_throttles_and_history_survives_a_restart
         assert status == 200, summary
         assert summary == {"functions": [
             {"name": "counted", "invocations": 7, "errors": 2, "throttles": 0},
+            {"name": "crashing", "invocations": 1, "errors": 1, "throttles": 0},
+            {"name": "slow", "invocations": 1, "errors": 1, "throttles": 0},
             {"name": "stopped", "invocations": 0, "errors": 0, "throttles": 3},
         ]}, summary
+        slow = [p for p in series("slow")["points"] if p["invocations"]]
+        assert len(slow) == 1 and slow[0]["success_rate"] == 0 and slow[0]["errors"] == 1, slow
+        assert slow[0]["duration_max_ms"] >= 1000, slow
 
         status, error_type, error = console("/functions/missing?range=1h")
         assert (status, error_type) == (404, "ResourceNotFoundException"), (status, error_type, error)

@@ -247,6 +247,36 @@ mod tests {
     use super::*;
 
     #[test]
+    fn outcomes() {
+        fn check(function_error: Option<&str>, status: Option<&str>, expected: Outcome) {
+            let outcome = InvocationOutcome {
+                payload: bytes::Bytes::new(),
+                function_error: function_error.map(str::to_string),
+                log_text: String::new(),
+                executed_version: "$LATEST".to_string(),
+                report: crate::Report {
+                    duration_ms: 1.0,
+                    billed_duration_ms: 1,
+                    memory_size_mb: 128,
+                    max_memory_used_mb: 1,
+                    init_duration_ms: None,
+                    status: status.map(str::to_string),
+                    error_type: None,
+                },
+            };
+            assert_eq!(
+                outcome_of(&outcome),
+                expected,
+                "{function_error:?} {status:?}"
+            );
+        }
+        check(None, None, Outcome::Success);
+        check(Some("Unhandled"), None, Outcome::FunctionError);
+        check(Some("Unhandled"), Some("timeout"), Outcome::Timeout);
+        check(Some("Unhandled"), Some("error"), Outcome::RuntimeError);
+    }
+
+    #[test]
     fn reserved_and_unreserved_limits() {
         let mut c = Concurrency {
             account_limit: 3,
