@@ -6,9 +6,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot};
-
 use rayo_core::metrics::Outcome;
+use tokio::sync::{mpsc, oneshot};
 
 use crate::instance::{self, Instance};
 use crate::{
