@@ -15,6 +15,7 @@ mod functions;
 mod http;
 mod lifecycle;
 mod logs;
+mod metrics;
 mod nothing_lost;
 mod packages;
 mod permissions;

@@ -4,10 +4,11 @@
 //! (`/_rayo/url/<id>/…`, `/_rayo/api/<id>/…`), whatever their path; then
 //! dated `/20xx-xx-xx/` paths go to the Lambda API, `/v2/` to the API
 //! Gateway v2 API, `X-Amz-Target: Logs_20140328.*` to the Logs API,
-//! `AWSEvents.*` to EventBridge, `/_rayo/` to rayo's own pages, and the
-//! rest to S3. A request addressed to a bucket's host or signed for the
+//! `AWSEvents.*` to EventBridge, `/_rayo/` to rayo's own pages, an
+//! unsigned `GET /metrics` to the Prometheus scrape, and the rest to S3.
+//! A request addressed to a bucket's host or signed for the
 //! `s3` service goes to S3 whatever its path, so a bucket may be called
-//! `v2` or `_rayo`.
+//! `v2`, `_rayo` or `metrics`.
 
 #![forbid(unsafe_code)]
 
@@ -18,6 +19,8 @@ mod error;
 mod events;
 mod lambda;
 mod logs;
+mod metrics;
+mod prometheus;
 mod sqs;
 
 use std::sync::Arc;
@@ -90,6 +93,16 @@ pub fn router(state: ApiState) -> Router {
         .merge(lambda::routes())
         .merge(apigatewayv2::routes())
         .route("/_rayo/health", get(|| async { "ok\n" }))
+        .route("/_rayo/metrics", get(prometheus::scrape))
+        // Requests for a bucket named `metrics` are signed (or addressed to
+        // the bucket's host) and went to S3 above; S3 refuses unsigned
+        // requests anyway, so an unsigned GET here is a scrape. Other
+        // methods are left to the S3 fallback.
+        .route(
+            "/metrics",
+            get(prometheus::scrape).fallback(dispatch_by_target),
+        )
+        .nest("/_rayo/console/api/metrics", metrics::console_routes())
         .route("/_rayo/code/{file}", get(code_url::download))
         .fallback(dispatch_by_target)
         .layer(axum::middleware::from_fn(request_id))

@@ -14,6 +14,7 @@ pub mod http_trigger;
 pub mod invocation;
 pub mod limits;
 pub mod logs;
+pub mod metrics;
 pub mod queue;
 pub mod rule;
 pub mod runtime;

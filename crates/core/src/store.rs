@@ -173,6 +173,19 @@ pub trait InvocationQueue: Send + Sync + std::fmt::Debug {
     fn release_all_leases(&self) -> Result<usize, StoreError>;
     /// When the earliest unleased invocation is due.
     fn next_due_ms(&self) -> Result<Option<i64>, StoreError>;
+    /// How many invocations wait, run and wait for a retry at `now_ms`.
+    fn counts(&self, now_ms: i64) -> Result<AsyncQueueCounts, StoreError>;
+}
+
+/// The durable queue's depth.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AsyncQueueCounts {
+    /// Due and waiting for a free slot.
+    pub waiting: u64,
+    /// Claimed by the dispatcher and running (or whose lease has yet to lapse).
+    pub running: u64,
+    /// Waiting for a later attempt (a retry's delay).
+    pub delayed: u64,
 }
 
 /// EventBridge rules and their targets, and where each scheduled rule's

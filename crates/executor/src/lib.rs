@@ -13,6 +13,7 @@
 
 mod instance;
 mod logs;
+mod metrics;
 mod pool;
 mod runtime_api;
 mod zygote;
@@ -29,6 +30,7 @@ use thiserror::Error;
 use tokio::sync::{mpsc, oneshot};
 
 pub use logs::format_report;
+pub use metrics::{FlushOptions, FunctionTotals, Metrics, MetricsFlusher, now_ms};
 pub use zygote::Zygotes;
 
 /// What the executor needs from the rest of rayo.
@@ -65,6 +67,8 @@ pub struct ExecutorConfig {
     /// Whether sandboxed Python instances are forked from pre-initialized
     /// interpreters (zygotes) rather than each starting its own.
     pub zygotes: Zygotes,
+    /// Where invocations are counted.
+    pub metrics: Metrics,
 }
 
 /// How instances are isolated.
@@ -201,6 +205,11 @@ pub enum ExecutorCommand {
         /// The function's name.
         name: String,
     },
+    /// Reply with the instances of every function that has some.
+    Instances {
+        /// Where the counts go.
+        reply: oneshot::Sender<Vec<FunctionInstances>>,
+    },
     /// Finish in-flight invocations, end every instance, then reply.
     Shutdown {
         /// Signalled once everything has ended.
@@ -208,18 +217,51 @@ pub enum ExecutorCommand {
     },
 }
 
+/// A function's instances at one moment, all versions together.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FunctionInstances {
+    /// The function's name.
+    pub function_name: String,
+    /// Instances waiting for an invocation.
+    pub idle: u32,
+    /// Instances running one (or starting for one).
+    pub busy: u32,
+}
+
 /// A handle on the executor's pool actor.
 #[derive(Debug, Clone)]
 pub struct Executor {
     commands: mpsc::Sender<ExecutorCommand>,
+    metrics: Metrics,
 }
 
 impl Executor {
     /// Starts the pool actor on the current Tokio runtime.
     pub fn start(config: ExecutorConfig) -> Executor {
         let (commands, receiver) = mpsc::channel(1024);
+        let metrics = config.metrics.clone();
         tokio::spawn(pool::run(Arc::new(config), receiver));
-        Executor { commands }
+        Executor { commands, metrics }
+    }
+
+    /// Where invocations are counted.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// Every function's idle and busy instances, by name; empty once the
+    /// executor has stopped.
+    pub async fn instances(&self) -> Vec<FunctionInstances> {
+        let (reply, instances) = oneshot::channel();
+        if self
+            .commands
+            .send(ExecutorCommand::Instances { reply })
+            .await
+            .is_err()
+        {
+            return Vec::new();
+        }
+        instances.await.unwrap_or_default()
     }
 
     /// Runs one invocation.

@@ -6,10 +6,14 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use rayo_core::metrics::Outcome;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::instance::{self, Instance};
-use crate::{ExecutorCommand, ExecutorConfig, ExecutorError, ThrottleReason};
+use crate::{
+    ExecutorCommand, ExecutorConfig, ExecutorError, FunctionInstances, InvocationOutcome,
+    ThrottleReason,
+};
 
 /// Instances of one function version.
 #[derive(Debug, Default)]
@@ -118,9 +122,11 @@ pub(crate) async fn run(
                     let function_name = request.function.name.clone();
                     let reserved = request.reserved_concurrency.is_some();
                     if let Err(reason) = concurrency.acquire(&function_name, request.reserved_concurrency) {
+                        config.metrics.record_throttle(&function_name);
                         let _ = reply.send(Err(ExecutorError::Throttled(reason)));
                         continue;
                     }
+                    config.metrics.execution_started(&function_name);
                     let key = pool_key(&request.function.name, &request.function.version);
                     let pool = pools.entry(key.clone()).or_default();
                     if pool.revision_id != request.function.revision_id {
@@ -133,7 +139,13 @@ pub(crate) async fn run(
                     let config = config.clone();
                     let released_sender = released_sender.clone();
                     tokio::spawn(async move {
+                        let cold_start = idle.is_none();
                         let result = instance::run(&config, idle, &request).await;
+                        let (outcome, duration_ms) = match &result {
+                            Ok((outcome, _)) => (outcome_of(outcome), Some(outcome.report.duration_ms)),
+                            Err(_) => (Outcome::PlatformError, None),
+                        };
+                        config.metrics.execution_finished(&function_name, outcome, duration_ms, cold_start);
                         let (outcome, instance) = match result {
                             Ok((outcome, instance)) => (Ok(outcome), instance),
                             Err(error) => (Err(error), None),
@@ -143,6 +155,9 @@ pub(crate) async fn run(
                         let _ = released_sender.send(Released { key, function_name, reserved, instance });
                         let _ = reply.send(outcome);
                     });
+                }
+                Some(ExecutorCommand::Instances { reply }) => {
+                    let _ = reply.send(instances_by_function(&pools));
                 }
                 Some(ExecutorCommand::ReservedConcurrencyChanged { total_reserved }) => {
                     concurrency.total_reserved = total_reserved;
@@ -189,6 +204,35 @@ pub(crate) async fn run(
     }
 }
 
+/// How an invocation that ran ended, for the metrics.
+fn outcome_of(outcome: &InvocationOutcome) -> Outcome {
+    match (&outcome.function_error, outcome.report.status.as_deref()) {
+        (None, _) => Outcome::Success,
+        (Some(_), None) => Outcome::FunctionError,
+        (Some(_), Some("timeout")) => Outcome::Timeout,
+        (Some(_), Some(_)) => Outcome::RuntimeError,
+    }
+}
+
+/// Idle and busy instances per function, all versions together, by name.
+fn instances_by_function(pools: &HashMap<String, Pool>) -> Vec<FunctionInstances> {
+    let mut by_function: std::collections::BTreeMap<&str, FunctionInstances> =
+        std::collections::BTreeMap::new();
+    for (key, pool) in pools {
+        let name = key.rsplit_once(':').map_or(key.as_str(), |(name, _)| name);
+        let entry = by_function
+            .entry(name)
+            .or_insert_with(|| FunctionInstances {
+                function_name: name.to_string(),
+                idle: 0,
+                busy: 0,
+            });
+        entry.idle += pool.idle.len() as u32;
+        entry.busy += pool.busy as u32;
+    }
+    by_function.into_values().collect()
+}
+
 fn pool_key(name: &str, version: &str) -> String {
     format!("{name}:{version}")
 }
@@ -200,6 +244,36 @@ fn reap_interval(idle_timeout: Duration) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn outcomes() {
+        fn check(function_error: Option<&str>, status: Option<&str>, expected: Outcome) {
+            let outcome = InvocationOutcome {
+                payload: bytes::Bytes::new(),
+                function_error: function_error.map(str::to_string),
+                log_text: String::new(),
+                executed_version: "$LATEST".to_string(),
+                report: crate::Report {
+                    duration_ms: 1.0,
+                    billed_duration_ms: 1,
+                    memory_size_mb: 128,
+                    max_memory_used_mb: 1,
+                    init_duration_ms: None,
+                    status: status.map(str::to_string),
+                    error_type: None,
+                },
+            };
+            assert_eq!(
+                outcome_of(&outcome),
+                expected,
+                "{function_error:?} {status:?}"
+            );
+        }
+        check(None, None, Outcome::Success);
+        check(Some("Unhandled"), None, Outcome::FunctionError);
+        check(Some("Unhandled"), Some("timeout"), Outcome::Timeout);
+        check(Some("Unhandled"), Some("error"), Outcome::RuntimeError);
+    }
 
     #[test]
     fn reserved_and_unreserved_limits() {

@@ -18,7 +18,7 @@ use bytes::Bytes;
 use group_commit::GroupCommit;
 use rayo_core::invocation::AsyncInvocation;
 use rayo_core::queue::QueueStore;
-use rayo_core::store::{FunctionStore, InvocationQueue, StoreError};
+use rayo_core::store::{AsyncQueueCounts, FunctionStore, InvocationQueue, StoreError};
 use tokio::sync::Notify;
 
 pub use dispatcher::{AsyncDispatcher, AsyncOptions};
@@ -170,6 +170,11 @@ impl Invoker {
             reserved_concurrency: record.reserved_concurrency,
         };
         Ok(self.executor.invoke(request).await?)
+    }
+
+    /// How many asynchronous invocations wait, run and wait for a retry.
+    pub fn async_queue_counts(&self) -> Result<AsyncQueueCounts, InvokeError> {
+        Ok(self.queue.counts(dispatcher::now_ms())?)
     }
 
     /// The executor behind this invoker.

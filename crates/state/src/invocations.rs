@@ -1,7 +1,7 @@
 //! The durable queue of asynchronous invocations.
 
 use rayo_core::invocation::AsyncInvocation;
-use rayo_core::store::{InvocationQueue, StoreError};
+use rayo_core::store::{AsyncQueueCounts, InvocationQueue, StoreError};
 use rusqlite::{Row, Transaction, params};
 
 use crate::db::{SqliteState, backend, sql_limit};
@@ -127,6 +127,27 @@ impl InvocationQueue for SqliteState {
             .map_err(backend)
     }
 
+    fn counts(&self, now_ms: i64) -> Result<AsyncQueueCounts, StoreError> {
+        self.connection()
+            .prepare_cached(
+                "SELECT
+                    count(*) FILTER (WHERE lease_until_ms IS NULL AND next_attempt_ms <= ?1),
+                    count(*) FILTER (WHERE lease_until_ms IS NOT NULL),
+                    count(*) FILTER (WHERE lease_until_ms IS NULL AND next_attempt_ms > ?1)
+                FROM async_invocations",
+            )
+            .and_then(|mut statement| {
+                statement.query_row([now_ms], |row| {
+                    Ok(AsyncQueueCounts {
+                        waiting: row.get::<_, i64>(0)? as u64,
+                        running: row.get::<_, i64>(1)? as u64,
+                        delayed: row.get::<_, i64>(2)? as u64,
+                    })
+                })
+            })
+            .map_err(backend)
+    }
+
     fn next_due_ms(&self) -> Result<Option<i64>, StoreError> {
         self.connection()
             .prepare_cached(NEXT_DUE)
@@ -192,6 +213,26 @@ mod tests {
 
     fn ids(claimed: &[AsyncInvocation]) -> Vec<&str> {
         claimed.iter().map(|i| i.request_id.as_str()).collect()
+    }
+
+    #[test]
+    fn counts_waiting_running_and_delayed() {
+        let state = SqliteState::open_in_memory().unwrap();
+        assert_eq!(state.counts(0).unwrap(), AsyncQueueCounts::default());
+        state.enqueue(&invocation("a", 10)).unwrap();
+        state.enqueue(&invocation("b", 20)).unwrap();
+        state.enqueue(&invocation("c", 100)).unwrap();
+        let claimed = state.claim_due(10, 1000, 10).unwrap();
+        assert_eq!(ids(&claimed), vec!["a"]);
+        let counts = state.counts(50).unwrap();
+        assert_eq!(
+            counts,
+            AsyncQueueCounts {
+                waiting: 1,
+                running: 1,
+                delayed: 1
+            }
+        );
     }
 
     #[test]

@@ -6,7 +6,8 @@
 //! [`rayo_core::store::InvocationQueue`], [`rayo_core::store::RuleStore`],
 //! [`rayo_core::queue::QueueStore`],
 //! [`rayo_core::event_source::EventSourceMappingStore`],
-//! [`rayo_core::store::HttpTriggerStore`] and [`rayo_core::s3::ObjectStore`].
+//! [`rayo_core::store::HttpTriggerStore`], [`rayo_core::s3::ObjectStore`] and
+//! [`rayo_core::metrics::MetricsStore`].
 //! All of rayo's SQL lives in this crate.
 
 #![forbid(unsafe_code)]
@@ -18,6 +19,7 @@ mod http_triggers;
 mod invocations;
 mod log_writer;
 mod logs;
+mod metrics;
 mod objects;
 mod queues;
 mod rules;

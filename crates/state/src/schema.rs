@@ -23,6 +23,7 @@ const MIGRATION_LIST: &[M<'static>] = &[
     M::up(V8_HTTP_TRIGGERS),
     M::up(V9_ASYNC_QUEUE_INDEXES),
     M::up(V10_OBJECTS),
+    M::up(V12_METRICS),
     M::up(V14_LOG_IDS),
 ];
 
@@ -348,6 +349,28 @@ CREATE TABLE multipart_parts (
 ) STRICT;
 "#;
 
+/// Per-function, per-minute invocation metrics: a row for each minute in
+/// which something happened, written in batches from memory and pruned
+/// past the retention. `outcomes` and `duration_buckets` are comma-separated
+/// counts in the order of `rayo_core::metrics`' `Outcome::ALL` and
+/// `DURATION_BUCKET_BOUNDS_MS`.
+const V12_METRICS: &str = r#"
+CREATE TABLE function_metrics (
+    function_name    TEXT NOT NULL,
+    minute_ms        INTEGER NOT NULL,
+    outcomes         TEXT NOT NULL,
+    throttles        INTEGER NOT NULL,
+    cold_starts      INTEGER NOT NULL,
+    duration_buckets TEXT NOT NULL,
+    duration_sum_ms  REAL NOT NULL,
+    duration_max_ms  REAL NOT NULL,
+    concurrent_max   INTEGER NOT NULL,
+    PRIMARY KEY (function_name, minute_ms)
+) STRICT, WITHOUT ROWID;
+
+CREATE INDEX function_metrics_minute ON function_metrics (minute_ms);
+"#;
+
 /// Version 14: log groups and streams get integer ids, and events name
 /// their stream and group by id rather than by text. An event row and its
 /// three index entries were mostly the group's and stream's names; with
@@ -510,6 +533,6 @@ mod tests {
 
     #[test]
     fn schema_version_counts_migrations() {
-        assert_eq!(SCHEMA_VERSION, 11);
+        assert_eq!(SCHEMA_VERSION, 12);
     }
 }

@@ -18,7 +18,7 @@ use rayo_core::s3::{ObjectBodyStore, ObjectStore};
 use rayo_core::store::{
     CodeStore, FunctionStore, HttpTriggerStore, InvocationQueue, LogStore, RuleStore,
 };
-use rayo_executor::{Executor, ExecutorConfig, SandboxMode, Zygotes};
+use rayo_executor::{Executor, ExecutorConfig, FlushOptions, Metrics, SandboxMode, Zygotes};
 use rayo_invoker::{
     AsyncDispatcher, AsyncOptions, Invoker, ScheduleOptions, Scheduler, SqsPoller, SqsPollerOptions,
 };
@@ -99,6 +99,13 @@ pub(crate) struct ServerArgs {
         default_value = "test:test"
     )]
     credentials: Vec<String>,
+
+    /// How long per-minute invocation metrics are kept (what the console
+    /// charts and `/_rayo/console/api/metrics` serves), as a number with
+    /// `m`, `h` or `d` (minutes, hours, days). The console's longest range
+    /// is a day. Prometheus' counters at `/metrics` do not depend on it.
+    #[arg(long, env = "RAYO_METRICS_RETENTION", default_value = "1d", value_parser = parse_retention)]
+    metrics_retention: Duration,
 
     /// For tests only: run the schedules' clock this many times faster than
     /// real time (at 60, `rate(1 minute)` fires every second). Event times
@@ -206,6 +213,12 @@ pub(crate) async fn run(args: ServerArgs) -> anyhow::Result<ExitCode> {
     let account_concurrency = args
         .concurrency_limit
         .unwrap_or_else(default_concurrency_limit);
+    let metrics = Metrics::new(state.clone());
+    let metrics_flusher = metrics.start_flusher(FlushOptions {
+        flush_interval: METRICS_FLUSH_INTERVAL,
+        retention: args.metrics_retention,
+        prune_interval: METRICS_PRUNE_INTERVAL,
+    });
     let executor = Executor::start(ExecutorConfig {
         account_concurrency,
         region: region.clone(),
@@ -225,6 +238,7 @@ pub(crate) async fn run(args: ServerArgs) -> anyhow::Result<ExitCode> {
         } else {
             Zygotes::enabled()
         },
+        metrics,
     });
     let total_reserved: u32 = functions
         .list_functions(None, usize::MAX)?
@@ -342,8 +356,36 @@ pub(crate) async fn run(args: ServerArgs) -> anyhow::Result<ExitCode> {
     sqs_poller.shutdown().await;
     dispatcher.shutdown().await;
     executor.shutdown().await;
+    metrics_flusher.shutdown().await;
     tracing::info!("rayo server stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// How often invocation metrics gathered in memory are written.
+const METRICS_FLUSH_INTERVAL: Duration = Duration::from_secs(10);
+/// How often metrics past their retention are removed.
+const METRICS_PRUNE_INTERVAL: Duration = Duration::from_secs(600);
+
+/// `--metrics-retention`: minutes, hours or days, at least a minute.
+fn parse_retention(text: &str) -> Result<Duration, String> {
+    let invalid = || {
+        format!("expected a number of minutes, hours or days such as 90m, 36h or 7d, got '{text}'")
+    };
+    let (number, unit) = text.split_at(text.len().saturating_sub(1));
+    let number: u64 = number.parse().map_err(|_| invalid())?;
+    let seconds = match unit {
+        "m" => 60,
+        "h" => 3_600,
+        "d" => 86_400,
+        _ => return Err(invalid()),
+    };
+    if number == 0 {
+        return Err(format!("must be at least a minute, got '{text}'"));
+    }
+    number
+        .checked_mul(seconds)
+        .map(Duration::from_secs)
+        .ok_or_else(invalid)
 }
 
 async fn shutdown_signal() {
@@ -444,4 +486,30 @@ fn init_tracing() {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retention() {
+        fn check(text: &str, expected: Option<u64>) {
+            assert_eq!(
+                parse_retention(text).ok().map(|d| d.as_secs()),
+                expected,
+                "{text}"
+            );
+        }
+        check("1d", Some(86_400));
+        check("36h", Some(129_600));
+        check("90m", Some(5_400));
+        check("0d", None);
+        check("d", None);
+        check("", None);
+        check("7", None);
+        check("1w", None);
+        check("-1d", None);
+        check("99999999999999999d", None);
+    }
 }
