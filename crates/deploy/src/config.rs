@@ -44,7 +44,8 @@ pub struct Service {
     pub patterns: Vec<String>,
     /// `provider.logRetentionInDays`.
     pub log_retention_days: Option<u32>,
-    /// `provider.httpApi.cors`: the API's CorsConfiguration, if any.
+    /// `provider.httpApi.cors`: the API's `corsConfiguration` (apigatewayv2's
+    /// camelCase shape), if any.
     pub http_api_cors: Option<Value>,
     /// `custom.pythonRequirements.layer`: requirements go into a layer.
     pub requirements_layer: bool,
@@ -484,28 +485,28 @@ impl Reader<'_> {
         Ok(match self.get(path) {
             None | Some(Value::Bool(false)) => None,
             Some(Value::Bool(true)) => Some(serde_json::json!({
-                "AllowOrigins": ["*"],
-                "AllowHeaders": ["Content-Type", "X-Amz-Date", "Authorization", "X-Api-Key",
+                "allowOrigins": ["*"],
+                "allowHeaders": ["Content-Type", "X-Amz-Date", "Authorization", "X-Api-Key",
                                  "X-Amz-Security-Token", "X-Amz-User-Agent", "X-Amzn-Trace-Id"],
-                "AllowMethods": ["OPTIONS", "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"],
+                "allowMethods": ["OPTIONS", "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"],
             })),
             Some(Value::Object(map)) => {
                 let mut out = serde_json::Map::new();
                 for (from, to) in [
-                    ("allowedOrigins", "AllowOrigins"),
-                    ("allowedHeaders", "AllowHeaders"),
-                    ("allowedMethods", "AllowMethods"),
-                    ("exposedResponseHeaders", "ExposeHeaders"),
+                    ("allowedOrigins", "allowOrigins"),
+                    ("allowedHeaders", "allowHeaders"),
+                    ("allowedMethods", "allowMethods"),
+                    ("exposedResponseHeaders", "exposeHeaders"),
                 ] {
                     if let Some(value) = map.get(from) {
                         out.insert(to.into(), value.clone());
                     }
                 }
                 if let Some(value) = map.get("allowCredentials") {
-                    out.insert("AllowCredentials".into(), value.clone());
+                    out.insert("allowCredentials".into(), value.clone());
                 }
                 if let Some(value) = map.get("maxAge") {
-                    out.insert("MaxAge".into(), value.clone());
+                    out.insert("maxAge".into(), value.clone());
                 }
                 Some(Value::Object(out))
             }

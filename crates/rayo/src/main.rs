@@ -5,6 +5,7 @@
 
 mod client;
 mod commands;
+mod serverless;
 
 use std::process::ExitCode;
 
@@ -29,6 +30,12 @@ enum Command {
     Invoke(commands::invoke::InvokeArgs),
     /// Print a function's logs, optionally following new lines.
     Logs(commands::logs::LogsArgs),
+    /// Deploy a Serverless Framework service (serverless.yml), incrementally.
+    Deploy(commands::deploy::DeployArgs),
+    /// Remove everything a deploy of the service and stage made.
+    Remove(commands::remove::RemoveArgs),
+    /// Show what is deployed of the service: endpoints, functions, layers.
+    Info(commands::info::InfoArgs),
 }
 
 fn main() -> ExitCode {
@@ -51,6 +58,9 @@ fn main() -> ExitCode {
             Command::Function(command) => commands::function::run(command).await,
             Command::Invoke(args) => commands::invoke::run(args).await,
             Command::Logs(args) => commands::logs::run(args).await,
+            Command::Deploy(args) => commands::deploy::run(args).await,
+            Command::Remove(args) => commands::remove::run(args).await,
+            Command::Info(args) => commands::info::run(args).await,
         }
     });
     match result {
