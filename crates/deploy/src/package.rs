@@ -37,8 +37,12 @@ pub enum PackageError {
     },
 }
 
-/// Files always left out, as the Framework leaves them out.
+/// Files left out unless a pattern includes them again: what the Framework
+/// leaves out, Python's caches and virtualenvs, and the configuration itself
+/// (so that a change of configuration alone changes no code).
 const DEFAULT_EXCLUDES: &[&str] = &[
+    "!serverless.yml",
+    "!serverless.yaml",
     "!.git/**",
     "!.gitignore",
     "!.DS_Store",
@@ -221,6 +225,14 @@ pub fn install_requirements(
     runtime: &str,
     cache_dir: &Path,
 ) -> Result<(PathBuf, bool), PackageError> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| PackageError::Io { path, source }
+    };
+    // Absolute, since pip runs in the project's directory.
+    let requirements = &std::fs::canonicalize(requirements).map_err(io(requirements))?;
+    std::fs::create_dir_all(cache_dir).map_err(io(cache_dir))?;
+    let cache_dir = &std::fs::canonicalize(cache_dir).map_err(io(cache_dir))?;
     let text = std::fs::read(requirements).map_err(|source| PackageError::Io {
         path: requirements.to_path_buf(),
         source,
@@ -234,11 +246,6 @@ pub fn install_requirements(
     if target.join(".complete").is_file() {
         return Ok((target, true));
     }
-    let io = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| PackageError::Io { path, source }
-    };
-    std::fs::create_dir_all(cache_dir).map_err(io(cache_dir))?;
     let staging = cache_dir.join(format!(".staging-{key}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&staging);
     std::fs::create_dir_all(&staging).map_err(io(&staging))?;
@@ -265,6 +272,10 @@ pub fn install_requirements(
         "-r",
     ]);
     command.arg(requirements).arg("-t").arg(&staging);
+    // Relative paths in the requirements (`./wheels/x.whl`) are the project's.
+    if let Some(dir) = requirements.parent().filter(|d| !d.as_os_str().is_empty()) {
+        command.current_dir(dir);
+    }
     if !has_interpreter {
         command.args([
             "--python-version",

@@ -36,6 +36,10 @@ enum Command {
     Remove(commands::remove::RemoveArgs),
     /// Show what is deployed of the service: endpoints, functions, layers.
     Info(commands::info::InfoArgs),
+    /// Write a new service from a template (handler, serverless.yml, .gitignore).
+    Create(commands::create::CreateArgs),
+    /// Deploy, then watch the service and upload the code of each edited function.
+    Dev(commands::dev::DevArgs),
 }
 
 fn main() -> ExitCode {
@@ -61,6 +65,8 @@ fn main() -> ExitCode {
             Command::Deploy(args) => commands::deploy::run(args).await,
             Command::Remove(args) => commands::remove::run(args).await,
             Command::Info(args) => commands::info::run(args).await,
+            Command::Create(args) => commands::create::run(args),
+            Command::Dev(args) => commands::dev::run(args).await,
         }
     });
     match result {

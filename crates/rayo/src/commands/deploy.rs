@@ -37,17 +37,19 @@ pub(crate) async fn run(args: DeployArgs) -> anyhow::Result<ExitCode> {
     };
     let mut log = ChangeLog::default();
     if let Err(error) = apply::deploy(&api, &service, &artifacts, &mut log).await {
-        eprintln!(
-            "deploy of {} ({}) stopped part-way: {} change(s) applied before the failure{}; nothing after it was applied. Fix the cause and run `rayo deploy` again: it continues from what is there.",
-            service.name,
-            service.stage,
-            log.applied.len(),
-            if log.applied.is_empty() {
-                String::new()
-            } else {
-                format!(" ({})", log.applied.join("; "))
-            },
-        );
+        if log.applied.is_empty() {
+            eprintln!(
+                "deploy of {} ({}) stopped before any change was applied",
+                service.name, service.stage
+            );
+        } else {
+            eprintln!(
+                "deploy of {} ({}) stopped part-way. Applied before the failure: {}. Nothing after it was applied; fix the cause and run `rayo deploy` again: it continues from what is there.",
+                service.name,
+                service.stage,
+                log.applied.join("; ")
+            );
+        }
         return Err(error);
     }
     let elapsed = started.elapsed().as_secs_f64();

@@ -1,6 +1,8 @@
 //! One module per subcommand.
 
+pub(crate) mod create;
 pub(crate) mod deploy;
+pub(crate) mod dev;
 pub(crate) mod function;
 pub(crate) mod info;
 pub(crate) mod invoke;
