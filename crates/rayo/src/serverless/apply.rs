@@ -65,8 +65,8 @@ pub(crate) async fn deploy(
     log: &mut ChangeLog,
 ) -> anyhow::Result<()> {
     let s3 = S3::new(&api.client, &service.region);
-    let queue_arns = queues(api, service, log).await?;
     put_rules(api, service, log).await?;
+    let queue_arns = queues(api, service, log).await?;
     let layer_arns = layers(api, service, artifacts, log).await?;
     let function_arns = functions(api, service, artifacts, &layer_arns, log).await?;
     mappings(api, service, &function_arns, &queue_arns, log).await?;
@@ -1132,4 +1132,46 @@ pub(crate) async fn clear_notifications(
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn configuration_differences() {
+        let desired = json!({
+            "Handler": "h.f", "Runtime": "python3.11", "MemorySize": 256, "Timeout": 6,
+            "Description": "", "Environment": { "Variables": { "A": "1" } }, "Layers": [],
+        });
+        let check = |current: Value, expected: &[&str]| {
+            assert_eq!(differences(&current, &desired), expected, "{current}");
+        };
+        let same = json!({
+            "Handler": "h.f", "Runtime": "python3.11", "MemorySize": 256, "Timeout": 6,
+            "Environment": { "Variables": { "A": "1" } }, "CodeSha256": "x",
+        });
+        check(same.clone(), &[]);
+        let mut other = same.clone();
+        other["Timeout"] = json!(7);
+        other["Description"] = json!("d");
+        check(other, &["Timeout", "Description"]);
+        let mut other = same.clone();
+        other["Environment"] = json!({});
+        other["Layers"] = json!([{ "Arn": "arn:aws:lambda:us-east-1:0:layer:x:1" }]);
+        check(other, &["Environment", "Layers"]);
+    }
+
+    #[test]
+    fn cors_comparison_ignores_empty_fields() {
+        let a = json!({ "allowOrigins": ["*"], "allowHeaders": [], "allowCredentials": false });
+        let b = json!({ "allowOrigins": ["*"] });
+        assert!(same_cors(Some(&a), Some(&b)));
+        assert!(same_cors(None, Some(&json!({}))));
+        assert!(!same_cors(Some(&a), None));
+        assert!(!same_cors(
+            Some(&a),
+            Some(&json!({ "allowOrigins": ["https://x"] }))
+        ));
+    }
 }
