@@ -400,6 +400,47 @@ fn deploy_errors_name_the_file_and_line() {
             .contains("created rule broken-dev-hello-schedule-1"),
         "{out:?}"
     );
+
+    // A failure part-way: what was applied and what was not is said, and a
+    // rerun once fixed converges.
+    let two = "service: halves\nprovider:\n  name: aws\n  runtime: python3.11\nfunctions:\n  a:\n    handler: handler.hello\n  b:\n    handler: handler.hello\n    memorySize: 64\n";
+    let path = write_project(
+        &server,
+        "halves",
+        &[("handler.py", handler), ("serverless.yml", two)],
+    );
+    let out = rayo(&server, &["deploy"], &path);
+    assert!(!out.success(), "{out:?}");
+    assert!(
+        out.stderr
+            .contains("applied: created function halves-dev-a")
+            && out
+                .stderr
+                .contains("not applied: the rest of functions, queue triggers")
+            && out
+                .stderr
+                .contains(&format!("{}:10: ValidationException", path.display()))
+            && out.stderr.contains("memorySize"),
+        "{out:?}"
+    );
+    write_project(
+        &server,
+        "halves",
+        &[(
+            "serverless.yml",
+            &two.replace("memorySize: 64", "memorySize: 128"),
+        )],
+    );
+    let out = rayo(&server, &["deploy"], &path);
+    assert!(out.success(), "{out:?}");
+    assert!(
+        out.stdout.contains("created function halves-dev-b"),
+        "{out:?}"
+    );
+    assert!(
+        !out.stdout.contains("function halves-dev-a") && !out.stdout.contains("of halves-dev-a"),
+        "{out:?}"
+    );
 }
 
 /// A wheel of one pure-Python module, built here so that packaging needs no

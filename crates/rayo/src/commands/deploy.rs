@@ -37,19 +37,17 @@ pub(crate) async fn run(args: DeployArgs) -> anyhow::Result<ExitCode> {
     };
     let mut log = ChangeLog::default();
     if let Err(error) = apply::deploy(&api, &service, &artifacts, &mut log).await {
-        if log.applied.is_empty() {
-            eprintln!(
-                "deploy of {} ({}) stopped before any change was applied",
-                service.name, service.stage
-            );
+        let applied = if log.applied.is_empty() {
+            "nothing".to_string()
         } else {
-            eprintln!(
-                "deploy of {} ({}) stopped part-way. Applied before the failure: {}. Nothing after it was applied; fix the cause and run `rayo deploy` again: it continues from what is there.",
-                service.name,
-                service.stage,
-                log.applied.join("; ")
-            );
-        }
+            log.applied.join("; ")
+        };
+        eprintln!(
+            "deploy of {} ({}) stopped part-way.\n  applied: {applied}\n  not applied: {}\nFix the cause and run `rayo deploy` again: it continues from what is there.",
+            service.name,
+            service.stage,
+            log.not_reached(),
+        );
         return Err(error);
     }
     let elapsed = started.elapsed().as_secs_f64();

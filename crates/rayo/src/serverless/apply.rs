@@ -18,11 +18,38 @@ use super::artifacts::{Artifacts, progress};
 use super::s3::S3;
 use crate::client::segment;
 
-/// What a deploy wrote, in order.
+/// What a deploy wrote, in order, and how far it got.
 #[derive(Debug, Default)]
 pub(crate) struct ChangeLog {
     /// One line per write call.
     pub(crate) applied: Vec<String>,
+    /// The index in `STEPS` of the step under way.
+    pub(crate) step: usize,
+}
+
+/// The steps of a deploy, in order.
+pub(crate) const STEPS: &[&str] = &[
+    "schedule rules",
+    "queues",
+    "layers",
+    "functions",
+    "queue triggers",
+    "schedule targets",
+    "the HTTP API",
+    "bucket notifications",
+    "removal of leftovers",
+];
+
+impl ChangeLog {
+    /// What was not applied, when the deploy stopped in the current step.
+    pub(crate) fn not_reached(&self) -> String {
+        let mut out = format!("the rest of {}", STEPS[self.step.min(STEPS.len() - 1)]);
+        for step in STEPS.iter().skip(self.step + 1) {
+            out.push_str(", ");
+            out.push_str(step);
+        }
+        out
+    }
 }
 
 impl ChangeLog {
@@ -65,14 +92,23 @@ pub(crate) async fn deploy(
     log: &mut ChangeLog,
 ) -> anyhow::Result<()> {
     let s3 = S3::new(&api.client, &service.region);
+    log.step = 0;
     put_rules(api, service, log).await?;
+    log.step += 1;
     let queue_arns = queues(api, service, log).await?;
+    log.step += 1;
     let layer_arns = layers(api, service, artifacts, log).await?;
+    log.step += 1;
     let function_arns = functions(api, service, artifacts, &layer_arns, log).await?;
+    log.step += 1;
     mappings(api, service, &function_arns, &queue_arns, log).await?;
+    log.step += 1;
     rule_targets(api, service, &function_arns, log).await?;
+    log.step += 1;
     http_api(api, service, &function_arns, log).await?;
+    log.step += 1;
     buckets(&s3, service, &function_arns, log).await?;
+    log.step += 1;
     leftovers(api, service, log).await?;
     Ok(())
 }
@@ -164,6 +200,36 @@ fn is_missing_queue(error: &anyhow::Error) -> bool {
 /// An error of the server about the value at `path`, with its file and line.
 fn at(service: &Service, path: &str, error: anyhow::Error) -> anyhow::Error {
     anyhow::Error::new(service.error_at(path, format!("{error:#}")))
+}
+
+/// The path of the function field a server error is about (its message
+/// names the parameter), else the function's own.
+fn function_field(service: &Service, key: &str, error: &anyhow::Error) -> String {
+    let base = format!("functions.{key}");
+    let text = format!("{error:#}").to_ascii_lowercase();
+    let fields = [
+        ("memorysize", "memorySize"),
+        ("timeout", "timeout"),
+        ("runtime", "runtime"),
+        ("handler", "handler"),
+        ("environment", "environment"),
+        ("description", "description"),
+        ("layers", "layers"),
+    ];
+    fields
+        .iter()
+        .filter_map(|(needle, field)| text.find(needle).map(|at| (at, field)))
+        .min()
+        .map(|(_, field)| {
+            let path = format!("{base}.{field}");
+            // Only a field the file sets has a line of its own.
+            if service.error_at(&path, "").line != service.error_at(&base, "").line {
+                path
+            } else {
+                base.clone()
+            }
+        })
+        .unwrap_or(base)
 }
 
 /// The schedule events of the service: (rule name, function key, event).
@@ -442,7 +508,6 @@ async fn functions(
         let desired = desired_configuration(service, function, layer_arns);
         let path = format!("/2015-03-31/functions/{}", segment(&function.name));
         let current = api.get_function(&function.name).await?;
-        let base = format!("functions.{}", function.key);
         let arn = match current {
             None => {
                 let mut body = desired.clone();
@@ -455,7 +520,10 @@ async fn functions(
                 let created = api
                     .call(Method::POST, "/2015-03-31/functions", Some(body))
                     .await
-                    .map_err(|e| at(service, &base, e))?;
+                    .map_err(|e| {
+                        let path = function_field(service, &function.key, &e);
+                        at(service, &path, e)
+                    })?;
                 log.record(format!(
                     "created function {} ({} bytes)",
                     function.name,
@@ -497,7 +565,10 @@ async fn functions(
                     }
                     api.call(Method::PUT, &format!("{path}/configuration"), Some(body))
                         .await
-                        .map_err(|e| at(service, &base, e))?;
+                        .map_err(|e| {
+                            let path = function_field(service, &function.key, &e);
+                            at(service, &path, e)
+                        })?;
                     log.record(format!(
                         "updated configuration of {} ({})",
                         function.name,
