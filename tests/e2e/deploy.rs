@@ -512,6 +512,32 @@ fn deploy_packages_python_requirements() {
 }
 
 #[test]
+fn deploy_packages_a_pinned_pypi_requirement() {
+    let server = Server::start();
+    let config = write_project(
+        &server,
+        "pypi",
+        &[
+            (
+                "handler.py",
+                "import six\n\ndef version(event, context):\n    return [six.__version__, six.__file__.startswith('/var/task/')]\n",
+            ),
+            ("requirements.txt", "six==1.17.0\n"),
+            (
+                "serverless.yml",
+                "service: pypi\nprovider:\n  name: aws\n  runtime: python3.11\nfunctions:\n  version:\n    handler: handler.version\n",
+            ),
+        ],
+    );
+    let deployed = rayo(&server, &["deploy"], &config);
+    assert!(deployed.success(), "{deployed:?}");
+    let invoked = rayo(&server, &["invoke", "-f", "version"], &config);
+    assert!(invoked.success(), "{invoked:?}");
+    let answer: serde_json::Value = serde_json::from_str(invoked.stdout.trim()).expect("JSON");
+    assert_eq!(answer, serde_json::json!(["1.17.0", true]));
+}
+
+#[test]
 fn rayo_create_then_deploy_then_invoke() {
     let server = Server::start();
     let dir = server.work_dir().join("hello-svc");
