@@ -25,17 +25,29 @@ pub(crate) async fn run(args: DeployArgs) -> anyhow::Result<ExitCode> {
     let api = Api {
         client: Client::new(&args.endpoint),
     };
-    println!(
+    let json = args.endpoint.json;
+    // With --json, stdout holds the JSON summary alone.
+    let say = |line: String| {
+        if json {
+            eprintln!("{line}");
+        } else {
+            println!("{line}");
+        }
+    };
+    say(format!(
         "Deploying {} to stage {} ({})",
         service.name, service.stage, service.region
-    );
+    ));
     let artifacts = {
         let service = service.clone();
         tokio::task::spawn_blocking(move || artifacts::build(&service, None))
             .await
             .expect("packaging does not panic")?
     };
-    let mut log = ChangeLog::default();
+    let mut log = ChangeLog {
+        to_stderr: json,
+        ..ChangeLog::default()
+    };
     if let Err(error) = apply::deploy(&api, &service, &artifacts, &mut log).await {
         let applied = if log.applied.is_empty() {
             "nothing".to_string()
@@ -52,17 +64,17 @@ pub(crate) async fn run(args: DeployArgs) -> anyhow::Result<ExitCode> {
     }
     let elapsed = started.elapsed().as_secs_f64();
     if log.applied.is_empty() {
-        println!(
+        say(format!(
             "No changes: service {} ({}) is up to date; nothing was written ({elapsed:.1}s)",
             service.name, service.stage
-        );
+        ));
     } else {
-        println!(
+        say(format!(
             "Service deployed: {} change(s) applied to {} ({}) ({elapsed:.1}s)",
             log.applied.len(),
             service.name,
             service.stage
-        );
+        ));
     }
     let (summary, text) = info::gather(&api, &service).await?;
     if args.endpoint.json {

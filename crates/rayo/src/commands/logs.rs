@@ -21,7 +21,7 @@ pub(crate) struct LogsArgs {
     #[arg(long, short = 'f', conflicts_with = "name")]
     function: Option<String>,
     /// Keep printing new lines as they arrive, until interrupted.
-    #[arg(long, short = 't', alias = "tail")]
+    #[arg(long, short = 't', visible_alias = "tail")]
     follow: bool,
     /// Only lines containing every term (CloudWatch's plain-term filter).
     #[arg(long)]

@@ -25,6 +25,8 @@ pub(crate) struct ChangeLog {
     pub(crate) applied: Vec<String>,
     /// The index in `STEPS` of the step under way.
     pub(crate) step: usize,
+    /// Print the writes on stderr (stdout is for `--json`).
+    pub(crate) to_stderr: bool,
 }
 
 /// The steps of a deploy, in order.
@@ -54,7 +56,11 @@ impl ChangeLog {
 
 impl ChangeLog {
     fn record(&mut self, what: String) {
-        println!("  {what}");
+        if self.to_stderr {
+            eprintln!("  {what}");
+        } else {
+            println!("  {what}");
+        }
         self.applied.push(what);
     }
 }
@@ -199,6 +205,13 @@ fn is_missing_queue(error: &anyhow::Error) -> bool {
 
 /// An error of the server about the value at `path`, with its file and line.
 fn at(service: &Service, path: &str, error: anyhow::Error) -> anyhow::Error {
+    // An unreachable server is about no line of the file.
+    if error
+        .downcast_ref::<crate::client::ServerUnreachable>()
+        .is_some()
+    {
+        return error;
+    }
     anyhow::Error::new(service.error_at(path, format!("{error:#}")))
 }
 
