@@ -1,6 +1,6 @@
 //! `rayo remove`: deletes everything a deploy of the service and stage made
-//! (functions with their triggers, rules, routes and the HTTP API, queues,
-//! bucket notifications); buckets and their objects are kept.
+//! (functions with their triggers and log groups, rules, routes and the HTTP
+//! API, queues, bucket notifications); buckets and their objects are kept.
 
 use std::process::ExitCode;
 

@@ -1175,6 +1175,19 @@ pub(crate) async fn delete_function(
     )
     .await?;
     log.record(format!("deleted function {name}"));
+    // Its log group goes with it, as a stack's log groups go with the stack.
+    match api
+        .client
+        .logs(
+            "DeleteLogGroup",
+            json!({ "logGroupName": format!("/aws/lambda/{name}") }),
+        )
+        .await
+    {
+        Ok(_) => log.record(format!("deleted log group /aws/lambda/{name}")),
+        Err(error) if format!("{error:#}").contains("ResourceNotFoundException") => {}
+        Err(error) => return Err(error),
+    }
     Ok(())
 }
 
