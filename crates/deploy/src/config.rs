@@ -1036,6 +1036,48 @@ mod tests {
     }
 
     #[test]
+    fn short_forms_layers_and_overrides() {
+        let text = format!(
+            "{BASE}  environment:\n    A: provider\n    B: provider\nlayers:\n  my-libs:\n    path: .\nfunctions:\n  hello:\n    handler: handler.hello\n    name: custom-name\n    memorySize: 512\n    environment:\n      B: function\n    layers:\n      - Ref: MyDashlibsLambdaLayer\n      - arn:aws:lambda:us-east-1:000000000000:layer:x:3\n    events:\n      - http: get hello\n      - httpApi:\n          method: '*'\n          path: /any/{{proxy+}}\n      - sqs: arn:aws:sqs:us-east-1:000000000000:q\n      - s3: photos\n"
+        );
+        let options = Options {
+            stage: Some("prod".into()),
+            ..Options::default()
+        };
+        let dir = std::env::temp_dir().join(format!("rayo-deploy-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        std::fs::write(dir.join("handler.py"), "").expect("write");
+        let service = Service::parse(&text, "serverless.yml", &dir, &options).expect("valid");
+        assert_eq!(service.stage, "prod");
+        assert_eq!(service.http_api_name(), "prod-demo");
+        let function = &service.functions[0];
+        assert_eq!(function.name, "custom-name");
+        assert_eq!(function.memory_size, 512);
+        assert_eq!(function.timeout, 6);
+        assert_eq!(function.environment["A"], "provider");
+        assert_eq!(function.environment["B"], "function");
+        assert_eq!(
+            function.layers,
+            [
+                LayerRef::Local("my-libs".into()),
+                LayerRef::Arn("arn:aws:lambda:us-east-1:000000000000:layer:x:3".into())
+            ]
+        );
+        assert!(
+            matches!(&function.events[0], Event::Http { route_key, payload: "1.0", .. } if route_key == "GET /hello")
+        );
+        assert!(
+            matches!(&function.events[1], Event::Http { route_key, payload: "2.0", .. } if route_key == "ANY /any/{proxy+}")
+        );
+        assert!(
+            matches!(&function.events[2], Event::Sqs { queue: QueueRef::Arn(arn), batch_size: 10, .. } if arn.ends_with(":q"))
+        );
+        assert!(
+            matches!(&function.events[3], Event::S3 { bucket, event, existing: false, .. } if bucket == "photos" && event == "s3:ObjectCreated:*")
+        );
+    }
+
+    #[test]
     fn layer_logical_ids() {
         assert_eq!(layer_logical_id("common"), "CommonLambdaLayer");
         assert_eq!(
