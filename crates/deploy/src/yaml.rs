@@ -88,8 +88,8 @@ impl Document {
                 Value::Object(map)
             }
         };
-        // A key's value on the next lines starts there; the key's own line
-        // is the better one to name, and the first one recorded wins.
+        // The line where the value starts: a scalar's own line (its key's),
+        // a block mapping's or sequence's first entry.
         self.lines.entry(path).or_insert(line);
         value
     }
