@@ -243,6 +243,19 @@ impl Server {
         run_with_deadline(&mut command, CLIENT_DEADLINE, "rayo")
     }
 
+    /// Starts a long-running `rayo` client command (`rayo dev`) with its
+    /// stdout piped and stderr inherited; the caller kills it.
+    pub fn spawn_rayo(&self, args: &[&str]) -> std::process::Child {
+        let mut command = self.client_command(rayo_binary());
+        command
+            .args(args)
+            .env_remove("RAYO_ENDPOINT")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        command.spawn().expect("starting rayo")
+    }
+
     /// Calls a CloudWatch Logs API operation (JSON 1.1) over a plain HTTP/1.1
     /// connection, without starting a client process; returns the status
     /// and the JSON body.

@@ -136,6 +136,44 @@ impl Client {
     }
 }
 
+impl Client {
+    /// The endpoint's base URL, such as `http://127.0.0.1:4566`.
+    pub(crate) fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// A JSON-protocol call (`X-Amz-Target: <prefix>.<operation>`): SQS
+    /// (`AmazonSQS`, JSON 1.0) or EventBridge (`AWSEvents`, JSON 1.1).
+    pub(crate) async fn target(
+        &self,
+        prefix: &str,
+        operation: &str,
+        input: serde_json::Value,
+    ) -> anyhow::Result<serde_json::Value> {
+        let version = if prefix == "AmazonSQS" { "1.0" } else { "1.1" };
+        let headers = [
+            ("x-amz-target", format!("{prefix}.{operation}")),
+            ("content-type", format!("application/x-amz-json-{version}")),
+        ];
+        self.send(Method::POST, "/", &headers, Bytes::from(input.to_string()))
+            .await?
+            .json()
+            .with_context(|| operation.to_string())
+    }
+
+    /// A REST-JSON call (Lambda, API Gateway v2); `None` for a body sends none.
+    pub(crate) async fn rest(
+        &self,
+        method: Method,
+        path_and_query: &str,
+        body: Option<serde_json::Value>,
+    ) -> anyhow::Result<Reply> {
+        let headers = [("content-type", "application/json".to_string())];
+        let body = body.map(|b| Bytes::from(b.to_string())).unwrap_or_default();
+        self.send(method, path_and_query, &headers, body).await
+    }
+}
+
 /// No server answered at the endpoint.
 #[derive(Debug)]
 pub(crate) struct ServerUnreachable {

@@ -5,6 +5,7 @@
 
 mod client;
 mod commands;
+mod serverless;
 
 /// mimalloc rather than glibc's allocator: the server allocates and frees
 /// many small buffers per request across threads, where glibc's spends a
@@ -35,6 +36,16 @@ enum Command {
     Invoke(commands::invoke::InvokeArgs),
     /// Print a function's logs, optionally following new lines.
     Logs(commands::logs::LogsArgs),
+    /// Deploy a Serverless Framework service (serverless.yml), incrementally.
+    Deploy(commands::deploy::DeployArgs),
+    /// Remove everything a deploy of the service and stage made.
+    Remove(commands::remove::RemoveArgs),
+    /// Show what is deployed of the service: endpoints, functions, layers.
+    Info(commands::info::InfoArgs),
+    /// Write a new service from a template (handler, serverless.yml, .gitignore).
+    Create(commands::create::CreateArgs),
+    /// Deploy, then watch the service and upload the code of each edited function.
+    Dev(commands::dev::DevArgs),
 }
 
 fn main() -> ExitCode {
@@ -57,6 +68,11 @@ fn main() -> ExitCode {
             Command::Function(command) => commands::function::run(command).await,
             Command::Invoke(args) => commands::invoke::run(args).await,
             Command::Logs(args) => commands::logs::run(args).await,
+            Command::Deploy(args) => commands::deploy::run(args).await,
+            Command::Remove(args) => commands::remove::run(args).await,
+            Command::Info(args) => commands::info::run(args).await,
+            Command::Create(args) => commands::create::run(args),
+            Command::Dev(args) => commands::dev::run(args).await,
         }
     });
     match result {

@@ -1,4 +1,6 @@
-//! `rayo invoke NAME`: a synchronous invocation through the Invoke API.
+//! `rayo invoke NAME` or `rayo invoke -f FUNCTION` (a function of the
+//! service in serverless.yml, as `sls invoke -f`): a synchronous invocation
+//! through the Invoke API.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -10,28 +12,53 @@ use http::Method;
 
 use super::EXIT_FUNCTION_ERROR;
 use crate::client::{Client, Endpoint, segment};
+use crate::serverless::project::ProjectArgs;
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct InvokeArgs {
     /// Function name or ARN, optionally `name:qualifier`.
-    name: String,
+    #[arg(required_unless_present = "function")]
+    name: Option<String>,
+    /// A function of the service, by its key under `functions` in the
+    /// configuration (deployed as `<service>-<stage>-<key>`).
+    #[arg(long, short = 'f', conflicts_with = "name")]
+    function: Option<String>,
     /// The event: JSON text, or @FILE to read it from a file.
     #[arg(long, default_value = "{}")]
     payload: String,
+    /// The event as JSON text (the Framework's `--data`).
+    #[arg(long, short = 'd', conflicts_with_all = ["payload", "path"])]
+    data: Option<String>,
+    /// The event from a JSON file (the Framework's `--path`).
+    #[arg(long, short = 'p', value_name = "FILE", conflicts_with = "payload")]
+    path: Option<std::path::PathBuf>,
     /// Also print the invocation's log (the last 4 KB).
-    #[arg(long)]
+    #[arg(long, short = 'l')]
     log: bool,
+    #[command(flatten)]
+    project: ProjectArgs,
     #[command(flatten)]
     endpoint: Endpoint,
 }
 
 pub(crate) async fn run(args: InvokeArgs) -> anyhow::Result<ExitCode> {
     let client = Client::new(&args.endpoint);
-    let payload = match args.payload.strip_prefix('@') {
-        Some(file) => std::fs::read(file).with_context(|| format!("reading {file}"))?,
-        None => args.payload.clone().into_bytes(),
+    let payload = if let Some(data) = &args.data {
+        data.clone().into_bytes()
+    } else if let Some(file) = &args.path {
+        std::fs::read(file).with_context(|| format!("reading {}", file.display()))?
+    } else {
+        match args.payload.strip_prefix('@') {
+            Some(file) => std::fs::read(file).with_context(|| format!("reading {file}"))?,
+            None => args.payload.clone().into_bytes(),
+        }
     };
-    let path = format!("/2015-03-31/functions/{}/invocations", segment(&args.name));
+    let name = match (&args.name, &args.function) {
+        (Some(name), _) => name.clone(),
+        (None, Some(key)) => args.project.function_name(key)?,
+        (None, None) => anyhow::bail!("name the function: NAME, or -f FUNCTION of serverless.yml"),
+    };
+    let path = format!("/2015-03-31/functions/{}/invocations", segment(&name));
     let mut headers = vec![("content-type", "application/json".to_string())];
     if args.log || args.endpoint.json {
         headers.push(("x-amz-log-type", "Tail".to_string()));

@@ -1,4 +1,6 @@
-//! `rayo logs NAME [--follow]`: a function's log group, through the Logs API.
+//! `rayo logs NAME [--follow]` or `rayo logs -f FUNCTION [--tail]` (a
+//! function of the service in serverless.yml, as `sls logs -f`): a
+//! function's log group, through the Logs API.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -7,13 +9,19 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::client::{Client, Endpoint};
+use crate::serverless::project::ProjectArgs;
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct LogsArgs {
     /// Function name.
-    name: String,
+    #[arg(required_unless_present = "function")]
+    name: Option<String>,
+    /// A function of the service, by its key under `functions` in the
+    /// configuration (deployed as `<service>-<stage>-<key>`).
+    #[arg(long, short = 'f', conflicts_with = "name")]
+    function: Option<String>,
     /// Keep printing new lines as they arrive, until interrupted.
-    #[arg(long, short = 'f', alias = "tail")]
+    #[arg(long, short = 't', visible_alias = "tail")]
     follow: bool,
     /// Only lines containing every term (CloudWatch's plain-term filter).
     #[arg(long)]
@@ -22,12 +30,19 @@ pub(crate) struct LogsArgs {
     #[arg(long, value_name = "MINUTES")]
     since: Option<u64>,
     #[command(flatten)]
+    project: ProjectArgs,
+    #[command(flatten)]
     endpoint: Endpoint,
 }
 
 pub(crate) async fn run(args: LogsArgs) -> anyhow::Result<ExitCode> {
     let client = Client::new(&args.endpoint);
-    let group = format!("/aws/lambda/{}", args.name);
+    let name = match (&args.name, &args.function) {
+        (Some(name), _) => name.clone(),
+        (None, Some(key)) => args.project.function_name(key)?,
+        (None, None) => anyhow::bail!("name the function: NAME, or -f FUNCTION of serverless.yml"),
+    };
+    let group = format!("/aws/lambda/{name}");
     let start_time = args.since.map(|minutes| {
         let now = time::OffsetDateTime::now_utc().unix_timestamp() * 1000;
         now - (minutes as i64) * 60_000
@@ -52,7 +67,7 @@ pub(crate) async fn run(args: LogsArgs) -> anyhow::Result<ExitCode> {
                     tokio::time::sleep(Duration::from_millis(500)).await;
                     continue;
                 }
-                anyhow::bail!("no logs yet for {}: it has not run", args.name);
+                anyhow::bail!("no logs yet for {name}: it has not run");
             }
             Err(error) => return Err(error),
         };

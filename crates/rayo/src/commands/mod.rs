@@ -1,8 +1,13 @@
 //! One module per subcommand.
 
+pub(crate) mod create;
+pub(crate) mod deploy;
+pub(crate) mod dev;
 pub(crate) mod function;
+pub(crate) mod info;
 pub(crate) mod invoke;
 pub(crate) mod logs;
+pub(crate) mod remove;
 pub(crate) mod server;
 
 /// Exit code for failures of rayo itself or of the request.
