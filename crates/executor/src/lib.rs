@@ -179,6 +179,17 @@ impl ThrottleReason {
     }
 }
 
+/// A function version to keep instances of, initialized ahead of invocations.
+#[derive(Debug, Clone)]
+pub struct ProvisionedTarget {
+    /// The version's configuration.
+    pub function: FunctionConfig,
+    /// How many instances.
+    pub count: u32,
+    /// The function's reserved concurrency, if it has one.
+    pub reserved_concurrency: Option<u32>,
+}
+
 /// The messages the pool actor understands; the contract between the invoker
 /// and the executor.
 #[derive(Debug)]
@@ -195,6 +206,23 @@ pub enum ExecutorCommand {
     ReservedConcurrencyChanged {
         /// Concurrency reserved by all functions together.
         total_reserved: u32,
+    },
+    /// The versions of a function to keep initialized instances of, and
+    /// how many: replaces whatever was asked for that function before.
+    SetProvisioned {
+        /// The function's name.
+        function_name: String,
+        /// One entry per version.
+        targets: Vec<ProvisionedTarget>,
+    },
+    /// How many provisioned instances of a function version are initialized.
+    ProvisionedReady {
+        /// The function's name.
+        function_name: String,
+        /// The version.
+        version: String,
+        /// The count.
+        reply: oneshot::Sender<u32>,
     },
     /// A function was deleted: end its idle instances.
     FunctionDeleted {
@@ -243,6 +271,29 @@ impl Executor {
     pub async fn set_total_reserved(&self, total_reserved: u32) {
         let command = ExecutorCommand::ReservedConcurrencyChanged { total_reserved };
         let _ = self.commands.send(command).await;
+    }
+
+    /// Sets the versions of a function kept initialized (provisioned concurrency).
+    pub async fn set_provisioned(&self, function_name: &str, targets: Vec<ProvisionedTarget>) {
+        let command = ExecutorCommand::SetProvisioned {
+            function_name: function_name.to_string(),
+            targets,
+        };
+        let _ = self.commands.send(command).await;
+    }
+
+    /// How many provisioned instances of a function version are initialized.
+    pub async fn provisioned_ready(&self, function_name: &str, version: &str) -> u32 {
+        let (reply, count) = oneshot::channel();
+        let command = ExecutorCommand::ProvisionedReady {
+            function_name: function_name.to_string(),
+            version: version.to_string(),
+            reply,
+        };
+        if self.commands.send(command).await.is_err() {
+            return 0;
+        }
+        count.await.unwrap_or(0)
     }
 
     /// Tells the executor a function is gone.

@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::instance::{self, Instance};
-use crate::{ExecutorCommand, ExecutorConfig, ExecutorError, ThrottleReason};
+use crate::{ExecutorCommand, ExecutorConfig, ExecutorError, ProvisionedTarget, ThrottleReason};
 
 /// Instances of one function version.
 #[derive(Debug, Default)]
@@ -18,6 +18,42 @@ struct Pool {
     busy: usize,
     /// The newest revision seen; instances of older ones are not reused.
     revision_id: String,
+    /// Provisioned concurrency asked for this version.
+    provisioned: Option<ProvisionedTarget>,
+    /// Provisioned instances starting, idle or busy.
+    provisioned_alive: u32,
+    /// Provisioned instances initialized (idle or busy).
+    provisioned_ready: u32,
+}
+
+impl Pool {
+    fn provisioned_wanted(&self) -> u32 {
+        self.provisioned.as_ref().map_or(0, |t| t.count)
+    }
+
+    /// Turns provisioned instances past what is asked for into ordinary
+    /// ones, which idle reaping ends.
+    fn shed_provisioned(&mut self) {
+        let wanted = self.provisioned_wanted();
+        for instance in self.idle.iter_mut() {
+            if self.provisioned_alive <= wanted {
+                break;
+            }
+            if instance.provisioned {
+                instance.provisioned = false;
+                self.provisioned_alive -= 1;
+                self.provisioned_ready = self.provisioned_ready.saturating_sub(1);
+            }
+        }
+    }
+}
+
+/// A provisioned instance that finished starting (or failed to).
+#[derive(Debug)]
+struct ProvisionedStarted {
+    key: String,
+    revision_id: String,
+    instance: Option<Instance>,
 }
 
 /// An invocation task's report back to the actor.
@@ -26,6 +62,11 @@ struct Released {
     key: String,
     function_name: String,
     reserved: bool,
+    /// Whether the invocation took a concurrency slot (one served by a
+    /// provisioned instance does not: that instance is its slot).
+    counted: bool,
+    /// Whether the instance it ran on was a provisioned one.
+    provisioned: bool,
     instance: Option<Instance>,
 }
 
@@ -35,6 +76,9 @@ struct Released {
 struct Concurrency {
     account_limit: u32,
     total_reserved: u32,
+    /// Provisioned concurrency of functions without a reservation, which
+    /// the unreserved pool keeps for them.
+    unreserved_provisioned: u32,
     unreserved_busy: u32,
     busy_by_function: HashMap<String, u32>,
 }
@@ -59,7 +103,10 @@ impl Concurrency {
                 Ok(())
             }
             None => {
-                let unreserved = self.account_limit.saturating_sub(self.total_reserved);
+                let unreserved = self
+                    .account_limit
+                    .saturating_sub(self.total_reserved)
+                    .saturating_sub(self.unreserved_provisioned);
                 if self.unreserved_busy >= unreserved {
                     return Err(ThrottleReason::ConcurrentInvocationLimitExceeded);
                 }
@@ -90,6 +137,7 @@ pub(crate) async fn run(
 ) {
     let mut pools: HashMap<String, Pool> = HashMap::new();
     let (released_sender, mut released) = mpsc::unbounded_channel::<Released>();
+    let (started_sender, mut started) = mpsc::unbounded_channel::<ProvisionedStarted>();
     let mut reaper = tokio::time::interval(reap_interval(config.idle_timeout));
     let mut shutdown: Option<oneshot::Sender<()>> = None;
     let mut concurrency = Concurrency {
@@ -101,15 +149,45 @@ pub(crate) async fn run(
             // Instances coming back are taken in before new invocations, so a
             // caller's next invocation finds the instance its last one freed.
             biased;
-            Some(Released { key, function_name, reserved, instance }) = released.recv() => {
-                concurrency.release(&function_name, reserved);
+            Some(Released { key, function_name, reserved, counted, provisioned, instance }) = released.recv() => {
+                if counted {
+                    concurrency.release(&function_name, reserved);
+                }
                 if let Some(pool) = pools.get_mut(&key) {
                     pool.busy -= 1;
+                    let alive = instance.is_some();
                     if let Some(instance) = instance
                         && instance.revision_id == pool.revision_id
                         && shutdown.is_none()
                     {
                         pool.idle.push(instance);
+                    } else if provisioned && pool.provisioned_alive > 0 {
+                        // A provisioned instance ended (or went stale): replace it.
+                        pool.provisioned_alive -= 1;
+                        pool.provisioned_ready = pool.provisioned_ready.saturating_sub(1);
+                    }
+                    if provisioned && alive {
+                        pool.shed_provisioned();
+                    }
+                    if shutdown.is_none() {
+                        replenish(&config, &key, pool, &started_sender);
+                    }
+                }
+            }
+            Some(ProvisionedStarted { key, revision_id, instance }) = started.recv() => {
+                if let Some(pool) = pools.get_mut(&key) {
+                    match instance {
+                        Some(instance)
+                            if shutdown.is_none()
+                                && revision_id == pool.revision_id
+                                && pool.provisioned_alive <= pool.provisioned_wanted() =>
+                        {
+                            pool.provisioned_ready += 1;
+                            pool.idle.push(instance);
+                        }
+                        // Not wanted any more, or failed: it ends here, and
+                        // a failure is tried again at the next reaping.
+                        _ => pool.provisioned_alive = pool.provisioned_alive.saturating_sub(1),
                     }
                 }
             }
@@ -117,18 +195,29 @@ pub(crate) async fn run(
                 Some(ExecutorCommand::Invoke { request, reply }) => {
                     let function_name = request.function.name.clone();
                     let reserved = request.reserved_concurrency.is_some();
-                    if let Err(reason) = concurrency.acquire(&function_name, request.reserved_concurrency) {
-                        let _ = reply.send(Err(ExecutorError::Throttled(reason)));
-                        continue;
-                    }
                     let key = pool_key(&request.function.name, &request.function.version);
                     let pool = pools.entry(key.clone()).or_default();
                     if pool.revision_id != request.function.revision_id {
                         pool.revision_id = request.function.revision_id.clone();
                         pool.idle.clear();
+                        pool.provisioned_alive = 0;
+                        pool.provisioned_ready = 0;
                     }
-                    // The most recently used instance is the warmest.
-                    let idle = pool.idle.pop();
+                    // A provisioned instance first; else the most recently
+                    // used, the warmest.
+                    let idle = match pool.idle.iter().rposition(|i| i.provisioned) {
+                        Some(index) => Some(pool.idle.remove(index)),
+                        None => None,
+                    };
+                    let provisioned = idle.is_some();
+                    let counted = !provisioned;
+                    if counted
+                        && let Err(reason) = concurrency.acquire(&function_name, request.reserved_concurrency)
+                    {
+                        let _ = reply.send(Err(ExecutorError::Throttled(reason)));
+                        continue;
+                    }
+                    let idle = idle.or_else(|| pool.idle.pop());
                     pool.busy += 1;
                     let config = config.clone();
                     let released_sender = released_sender.clone();
@@ -140,12 +229,51 @@ pub(crate) async fn run(
                         };
                         // Released before the caller hears back, so that its
                         // next invocation can reuse this instance.
-                        let _ = released_sender.send(Released { key, function_name, reserved, instance });
+                        let _ = released_sender.send(Released {
+                            key, function_name, reserved, counted, provisioned, instance,
+                        });
                         let _ = reply.send(outcome);
                     });
                 }
                 Some(ExecutorCommand::ReservedConcurrencyChanged { total_reserved }) => {
                     concurrency.total_reserved = total_reserved;
+                }
+                Some(ExecutorCommand::SetProvisioned { function_name, targets }) => {
+                    let prefix = format!("{function_name}:");
+                    for (key, pool) in pools.iter_mut() {
+                        if key.starts_with(&prefix) {
+                            pool.provisioned = None;
+                        }
+                    }
+                    for target in targets {
+                        let key = pool_key(&target.function.name, &target.function.version);
+                        let pool = pools.entry(key).or_default();
+                        if pool.revision_id != target.function.revision_id {
+                            pool.revision_id = target.function.revision_id.clone();
+                            pool.idle.clear();
+                            pool.provisioned_alive = 0;
+                            pool.provisioned_ready = 0;
+                        }
+                        pool.provisioned = Some(target);
+                    }
+                    for (key, pool) in pools.iter_mut() {
+                        if key.starts_with(&prefix) {
+                            pool.shed_provisioned();
+                            replenish(&config, key, pool, &started_sender);
+                        }
+                    }
+                    concurrency.unreserved_provisioned = pools
+                        .values()
+                        .filter_map(|pool| pool.provisioned.as_ref())
+                        .filter(|target| target.reserved_concurrency.is_none())
+                        .map(|target| target.count)
+                        .sum();
+                }
+                Some(ExecutorCommand::ProvisionedReady { function_name, version, reply }) => {
+                    let ready = pools
+                        .get(&pool_key(&function_name, &version))
+                        .map_or(0, |pool| pool.provisioned_ready);
+                    let _ = reply.send(ready);
                 }
                 Some(ExecutorCommand::FunctionDeleted { name }) => {
                     let prefix = format!("{name}:");
@@ -153,12 +281,22 @@ pub(crate) async fn run(
                         if key.starts_with(&prefix) {
                             pool.idle.clear();
                             pool.revision_id.clear();
+                            pool.provisioned = None;
+                            pool.provisioned_alive = 0;
+                            pool.provisioned_ready = 0;
                         }
                     }
+                    concurrency.unreserved_provisioned = pools
+                        .values()
+                        .filter_map(|pool| pool.provisioned.as_ref())
+                        .filter(|target| target.reserved_concurrency.is_none())
+                        .map(|target| target.count)
+                        .sum();
                 }
                 Some(ExecutorCommand::Shutdown { reply }) => {
                     for pool in pools.values_mut() {
                         pool.idle.clear();
+                        pool.provisioned = None;
                     }
                     shutdown = Some(reply);
                 }
@@ -166,10 +304,21 @@ pub(crate) async fn run(
             },
             _ = reaper.tick() => {
                 let idle_timeout = config.idle_timeout;
-                for pool in pools.values_mut() {
-                    pool.idle.retain(|instance| instance.last_used.elapsed() < idle_timeout);
+                for (key, pool) in pools.iter_mut() {
+                    pool.idle.retain(|instance| {
+                        instance.provisioned || instance.last_used.elapsed() < idle_timeout
+                    });
+                    // Provisioned instances that failed to start are tried again.
+                    if shutdown.is_none() {
+                        replenish(&config, key, pool, &started_sender);
+                    }
                 }
-                pools.retain(|_, pool| pool.busy > 0 || !pool.idle.is_empty() || !pool.revision_id.is_empty());
+                pools.retain(|_, pool| {
+                    pool.busy > 0
+                        || !pool.idle.is_empty()
+                        || !pool.revision_id.is_empty()
+                        || pool.provisioned.is_some()
+                });
             }
         }
         if shutdown.is_some() && pools.values().all(|pool| pool.busy == 0) {
@@ -186,6 +335,33 @@ pub(crate) async fn run(
             }
             return;
         }
+    }
+}
+
+/// Starts provisioned instances until as many as asked for exist.
+fn replenish(
+    config: &Arc<ExecutorConfig>,
+    key: &str,
+    pool: &mut Pool,
+    started: &mpsc::UnboundedSender<ProvisionedStarted>,
+) {
+    let Some(target) = &pool.provisioned else {
+        return;
+    };
+    while pool.provisioned_alive < target.count {
+        pool.provisioned_alive += 1;
+        let config = config.clone();
+        let function = target.function.clone();
+        let started = started.clone();
+        let key = key.to_string();
+        tokio::spawn(async move {
+            let instance = instance::start_provisioned(&config, &function).await;
+            let _ = started.send(ProvisionedStarted {
+                key,
+                revision_id: function.revision_id.clone(),
+                instance,
+            });
+        });
     }
 }
 

@@ -23,6 +23,7 @@ const MIGRATION_LIST: &[M<'static>] = &[
     M::up(V8_HTTP_TRIGGERS),
     M::up(V9_ASYNC_QUEUE_INDEXES),
     M::up(V10_OBJECTS),
+    M::up(V11_VERSIONS_ALIASES_LAYERS),
 ];
 
 /// Version 1: functions with their `$LATEST` configuration, and logs.
@@ -347,6 +348,52 @@ CREATE TABLE multipart_parts (
 ) STRICT;
 "#;
 
+/// Version 11: published versions, aliases, layers and provisioned concurrency.
+///
+/// Published versions are more `function_versions` rows (version 1 set
+/// out that way); `functions.last_version` counts them so that a number is
+/// never reused after its version is deleted, as in Lambda. A version's row
+/// never changes once written. Aliases and provisioned concurrency
+/// configurations go with their function; a configuration's status is the
+/// executor's, not stored. Layer versions keep their archive by hash in
+/// the code store, numbered by `layers.last_version` the same way.
+const V11_VERSIONS_ALIASES_LAYERS: &str = r#"
+ALTER TABLE functions ADD COLUMN last_version INTEGER NOT NULL DEFAULT 0;
+
+CREATE TABLE function_aliases (
+    function_name TEXT NOT NULL REFERENCES functions (name) ON DELETE CASCADE,
+    name          TEXT NOT NULL,
+    version       TEXT NOT NULL,
+    description   TEXT NOT NULL,
+    routing       TEXT NOT NULL CHECK (json_valid(routing)),
+    revision_id   TEXT NOT NULL,
+    PRIMARY KEY (function_name, name)
+) STRICT;
+
+CREATE TABLE provisioned_concurrency (
+    function_name    TEXT NOT NULL REFERENCES functions (name) ON DELETE CASCADE,
+    qualifier        TEXT NOT NULL,
+    requested        INTEGER NOT NULL,
+    last_modified_ms INTEGER NOT NULL,
+    PRIMARY KEY (function_name, qualifier)
+) STRICT;
+
+CREATE TABLE layers (
+    name         TEXT PRIMARY KEY NOT NULL,
+    last_version INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE layer_versions (
+    layer_name  TEXT NOT NULL REFERENCES layers (name),
+    version     INTEGER NOT NULL,
+    code_sha256 TEXT NOT NULL,
+    code_size   INTEGER NOT NULL,
+    created_ms  INTEGER NOT NULL,
+    details     TEXT NOT NULL CHECK (json_valid(details)),
+    PRIMARY KEY (layer_name, version)
+) STRICT;
+"#;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -358,6 +405,6 @@ mod tests {
 
     #[test]
     fn schema_version_counts_migrations() {
-        assert_eq!(SCHEMA_VERSION, 10);
+        assert_eq!(SCHEMA_VERSION, 11);
     }
 }
