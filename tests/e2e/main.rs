@@ -28,3 +28,4 @@ mod s3;
 mod sandbox;
 mod schedules;
 mod validation;
+mod versions;
