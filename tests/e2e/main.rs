@@ -13,6 +13,7 @@ mod event_sources;
 mod failures;
 mod functions;
 mod http;
+mod layers;
 mod lifecycle;
 mod logs;
 mod nothing_lost;
