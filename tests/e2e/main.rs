@@ -20,6 +20,7 @@ mod nothing_lost;
 mod packages;
 mod permissions;
 mod provided;
+mod provisioned;
 mod python_runtime;
 mod queues;
 mod rayo_cli;

@@ -1,0 +1,99 @@
+//! Provisioned concurrency through boto3: instances initialized before any
+//! invocation, READY once they are, and the first invocation warm.
+
+use rayo_tests::Server;
+
+#[test]
+fn provisioned_instances_are_ready_before_the_first_invocation() {
+    let server = Server::start();
+    server.python(
+        r#"
+        app = (
+            "import os\n"
+            "print('initializing as', os.environ['AWS_LAMBDA_INITIALIZATION_TYPE'])\n"
+            "def handler(event, context):\n"
+            "    return {'init': os.environ['AWS_LAMBDA_INITIALIZATION_TYPE'], 'version': os.environ['AWS_LAMBDA_FUNCTION_VERSION']}\n"
+        )
+        create("provisioned", {"app.py": app})
+        lam.publish_version(FunctionName="provisioned")
+        lam.create_alias(FunctionName="provisioned", Name="live", FunctionVersion="1")
+
+        # Lambda's refusals: $LATEST, no qualifier, unknown qualifiers, no configuration.
+        expect_error("InvalidParameterValueException", 400, lam.put_provisioned_concurrency_config,
+                     FunctionName="provisioned", Qualifier="$LATEST", ProvisionedConcurrentExecutions=1)
+        expect_error("ResourceNotFoundException", 404, lam.put_provisioned_concurrency_config,
+                     FunctionName="provisioned", Qualifier="nope", ProvisionedConcurrentExecutions=1)
+        expect_error("ProvisionedConcurrencyConfigNotFoundException", 404, lam.get_provisioned_concurrency_config,
+                     FunctionName="provisioned", Qualifier="live")
+        expect_error("InvalidParameterValueException", 400, lam.put_provisioned_concurrency_config,
+                     FunctionName="provisioned", Qualifier="live", ProvisionedConcurrentExecutions=100000)
+
+        put = lam.put_provisioned_concurrency_config(FunctionName="provisioned", Qualifier="live",
+                                                     ProvisionedConcurrentExecutions=2)
+        assert put["ResponseMetadata"]["HTTPStatusCode"] == 202, put
+        assert put["RequestedProvisionedConcurrentExecutions"] == 2, put
+        assert put["Status"] in ("IN_PROGRESS", "READY"), put
+
+        def ready():
+            got = lam.get_provisioned_concurrency_config(FunctionName="provisioned", Qualifier="live")
+            return got if got["Status"] == "READY" else None
+        got = poll(ready, "provisioned concurrency READY", deadline_seconds=LONG_WAIT)
+        assert got["AllocatedProvisionedConcurrentExecutions"] == 2, got
+        assert got["AvailableProvisionedConcurrentExecutions"] == 2, got
+
+        # Two instances initialized, each in its own log stream, before any invocation.
+        def two_streams():
+            streams = cwl.describe_log_streams(logGroupName="/aws/lambda/provisioned")["logStreams"]
+            return streams if len(streams) == 2 else None
+        streams = poll(two_streams, "two provisioned instances' log streams")
+        assert all("/[1]" in s["logStreamName"] for s in streams), streams
+        messages = wait_for_messages("provisioned", lambda m: "initializing as provisioned-concurrency" in m,
+                                     "both instances' init output", n=2)
+        assert not any(m.startswith("START RequestId") for m in log_messages("provisioned")), messages
+
+        # The first invocation of the alias is warm: no Init Duration.
+        first = invoke("provisioned", Qualifier="live")
+        assert first.ok() == {"init": "provisioned-concurrency", "version": "1"}, first
+        assert "Init Duration" not in report_fields(first), first.log
+        # So is one of version 1 by number: the alias's instances are the version's.
+        by_number = invoke("provisioned", Qualifier="1")
+        assert "Init Duration" not in report_fields(by_number), by_number.log
+        # $LATEST has none.
+        latest = invoke("provisioned")
+        assert "Init Duration" in report_fields(latest), latest.log
+        assert latest.ok()["init"] == "on-demand", latest
+
+        listed = lam.list_provisioned_concurrency_configs(FunctionName="provisioned")["ProvisionedConcurrencyConfigs"]
+        assert [c["FunctionArn"] for c in listed] == [function_arn("provisioned") + ":live"], listed
+        assert listed[0]["Status"] == "READY", listed
+
+        lam.delete_provisioned_concurrency_config(FunctionName="provisioned", Qualifier="live")
+        expect_error("ProvisionedConcurrencyConfigNotFoundException", 404, lam.get_provisioned_concurrency_config,
+                     FunctionName="provisioned", Qualifier="live")
+        assert lam.list_provisioned_concurrency_configs(FunctionName="provisioned")["ProvisionedConcurrencyConfigs"] == []
+        "#,
+    );
+}
+
+#[test]
+fn provisioned_instances_come_back_after_a_restart() {
+    let mut server = Server::start();
+    server.python(
+        r#"
+        create("kept", {"app.py": "def handler(event, context):\n    return 'ok'\n"}, Publish=True)
+        lam.put_provisioned_concurrency_config(FunctionName="kept", Qualifier="1", ProvisionedConcurrentExecutions=1)
+        "#,
+    );
+    server.restart();
+    server.python(
+        r#"
+        def ready():
+            got = lam.get_provisioned_concurrency_config(FunctionName="kept", Qualifier="1")
+            return got if got["Status"] == "READY" else None
+        poll(ready, "provisioned concurrency READY after a restart", deadline_seconds=LONG_WAIT)
+        run = invoke("kept", Qualifier="1")
+        assert run.ok() == "ok", run
+        assert "Init Duration" not in report_fields(run), run.log
+        "#,
+    );
+}
