@@ -73,6 +73,15 @@ fn layers_merge_in_order_and_their_python_is_importable() {
         got = lam.get_function(FunctionName="layered")["Configuration"]
         assert [l["Arn"] for l in got["Layers"]] == [second["LayerVersionArn"], first["LayerVersionArn"]], got
 
+        # A layer whose modules the zygote never imported: the instance is
+        # still forked from the zygote (boto3's modules are already loaded),
+        # and sees /opt.
+        plain = lam.publish_layer_version(LayerName="plain",
+                                          Content={"ZipFile": layer_zip({"python/plainmod.py": "X = 42\n"})})
+        create("forked-with-layer", {"app.py": "import sys, plainmod\ndef handler(event, context):\n    return {'preloaded': 'botocore' in sys.modules, 'x': plainmod.X}\n"},
+               Layers=[plain["LayerVersionArn"]])
+        assert invoke("forked-with-layer").ok() == {"preloaded": True, "x": 42}
+
         # Reading layers back.
         by_name = lam.get_layer_version(LayerName="base", VersionNumber=1)
         by_arn = lam.get_layer_version_by_arn(Arn=first["LayerVersionArn"])
@@ -91,7 +100,7 @@ fn layers_merge_in_order_and_their_python_is_importable() {
         assert [v["Version"] for v in versions] == [2, 1], versions
         assert [v["Version"] for v in lam.list_layer_versions(LayerName="base", CompatibleRuntime="python3.11")["LayerVersions"]] == [1]
         layers = lam.list_layers()["Layers"]
-        assert [(l["LayerName"], l["LatestMatchingVersion"]["Version"]) for l in layers] == [("base", 2), ("override", 1)], layers
+        assert [(l["LayerName"], l["LatestMatchingVersion"]["Version"]) for l in layers] == [("base", 2), ("override", 1), ("plain", 1)], layers
         layers = lam.list_layers(CompatibleRuntime="python3.11")["Layers"]
         assert [(l["LayerName"], l["LatestMatchingVersion"]["Version"]) for l in layers] == [("base", 1)], layers
 

@@ -12,6 +12,8 @@ fn provisioned_instances_are_ready_before_the_first_invocation() {
             "import os\n"
             "print('initializing as', os.environ['AWS_LAMBDA_INITIALIZATION_TYPE'])\n"
             "def handler(event, context):\n"
+            "    if event.get('exit'):\n"
+            "        os._exit(1)\n"
             "    return {'init': os.environ['AWS_LAMBDA_INITIALIZATION_TYPE'], 'version': os.environ['AWS_LAMBDA_FUNCTION_VERSION']}\n"
         )
         create("provisioned", {"app.py": app})
@@ -62,6 +64,19 @@ fn provisioned_instances_are_ready_before_the_first_invocation() {
         latest = invoke("provisioned")
         assert "Init Duration" in report_fields(latest), latest.log
         assert latest.ok()["init"] == "on-demand", latest
+
+        # An instance that ends is replaced: READY again, with a new instance.
+        crashed = invoke("provisioned", {"exit": True}, Qualifier="live")
+        assert crashed.error == "Unhandled", crashed
+        poll(ready, "provisioned concurrency READY after an instance ended", deadline_seconds=LONG_WAIT)
+        def three_streams():
+            streams = cwl.describe_log_streams(logGroupName="/aws/lambda/provisioned")["logStreams"]
+            return len([s for s in streams if "/[1]" in s["logStreamName"]]) == 3
+        poll(three_streams, "a third provisioned instance's log stream")
+        wait_for_messages("provisioned", lambda m: "initializing as provisioned-concurrency" in m,
+                          "the replacement's init output", n=3)
+        warm = invoke("provisioned", Qualifier="live")
+        assert "Init Duration" not in report_fields(warm), warm.log
 
         listed = lam.list_provisioned_concurrency_configs(FunctionName="provisioned")["ProvisionedConcurrencyConfigs"]
         assert [c["FunctionArn"] for c in listed] == [function_arn("provisioned") + ":live"], listed

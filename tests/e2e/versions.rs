@@ -164,6 +164,16 @@ fn triggers_invoke_the_version_their_qualifier_names() {
         # An async invocation of the alias runs version 1's code too.
         lam.invoke(FunctionName="triggered", Qualifier="stable", InvocationType="Event", Payload=b"{}")
         wait_for_log("triggered", lambda m: "ran code 1 1" in m, "the async invocation of the alias")
+
+        # An event source mapping on the alias: its batches run version 1.
+        sqs = boto3.client("sqs", config=CONFIG)
+        queue_url = sqs.create_queue(QueueName="to-alias")["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        mapping = lam.create_event_source_mapping(EventSourceArn=queue_arn, FunctionName="triggered:stable", BatchSize=1)
+        assert mapping["FunctionArn"] == function_arn("triggered") + ":stable", mapping
+        sqs.send_message(QueueUrl=queue_url, MessageBody="hello")
+        poll(lambda: sum("ran code 1 1" in m for m in log_messages("triggered")) >= 2, "the mapping's invocation of the alias")
+        assert not any("ran code 2" in m for m in log_messages("triggered")), log_messages("triggered")
         "#,
     );
 }
