@@ -249,3 +249,24 @@ fn a_pandas_layer_built_from_a_virtual_environment_with_the_aws_cli() {
         "{answer}"
     );
 }
+
+/// Without zygotes, and without a sandbox (so without a mount namespace
+/// to put the layers at `/opt`), a layered function finds its layers all
+/// the same.
+#[test]
+fn layers_without_zygotes_or_sandbox() {
+    for flag in ["--no-zygotes", "--insecure-no-sandbox"] {
+        let server = Server::start_with(&[flag]);
+        server.python(
+            r#"
+            layer = lam.publish_layer_version(LayerName="plain", Content={"ZipFile": make_zip({
+                "python/plainmod.py": "X = 42\n",
+                "python/lib/python3.11/site-packages/deep.py": "Y = 7\n",
+            })})
+            create("layered", {"app.py": "import plainmod, deep\ndef handler(event, context):\n    return [plainmod.X, deep.Y]\n"},
+                   Layers=[layer["LayerVersionArn"]])
+            assert invoke("layered").ok() == [42, 7]
+            "#,
+        );
+    }
+}

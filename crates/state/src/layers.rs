@@ -214,5 +214,22 @@ mod tests {
         let referenced = state.referenced_code().unwrap();
         assert!(referenced.contains(&"s1".to_string()));
         assert!(!referenced.contains(&"s2".to_string()));
+        // A function's layers stay referenced after their version is deleted.
+        let mut function = crate::functions::tests::record("f");
+        function.config.layers = vec![rayo_core::LayerRef {
+            arn: "arn:aws:lambda:us-east-1:000000000000:layer:a:3".to_string(),
+            code: CodeRef {
+                sha256_hex: "s4".to_string(),
+                size: 10,
+            },
+        }];
+        state.create_function(&function).unwrap();
+        assert!(state.delete_layer_version("a", 3).unwrap());
+        let referenced = state.referenced_code().unwrap();
+        assert!(referenced.contains(&"s4".to_string()), "{referenced:?}");
+        assert_eq!(
+            state.get_function("f").unwrap().unwrap().config.layers,
+            function.config.layers
+        );
     }
 }
