@@ -112,3 +112,30 @@ fn provisioned_instances_come_back_after_a_restart() {
         "#,
     );
 }
+
+/// Provisioned concurrency takes from the account's unreserved pool, which
+/// keeps its minimum (a tenth of a small limit), as Lambda's does; within a
+/// reservation it must fit the reservation.
+#[test]
+fn provisioned_concurrency_counts_against_the_account() {
+    let server = Server::start_with(&["--concurrency-limit", "10"]);
+    server.python(
+        r#"
+        for name in ("a", "b", "reserved"):
+            create(name, {"app.py": "def handler(event, context):\n    return 'ok'\n"}, Publish=True)
+        lam.put_provisioned_concurrency_config(FunctionName="a", Qualifier="1", ProvisionedConcurrentExecutions=2)
+        message = expect_error("InvalidParameterValueException", 400, lam.put_provisioned_concurrency_config,
+                               FunctionName="b", Qualifier="1", ProvisionedConcurrentExecutions=8)
+        assert "UnreservedConcurrentExecution below its minimum value of [1]" in message, message
+        lam.put_provisioned_concurrency_config(FunctionName="b", Qualifier="1", ProvisionedConcurrentExecutions=1)
+        # Changing a configuration counts it once.
+        lam.put_provisioned_concurrency_config(FunctionName="a", Qualifier="1", ProvisionedConcurrentExecutions=2)
+
+        lam.delete_provisioned_concurrency_config(FunctionName="a", Qualifier="1")
+        lam.put_function_concurrency(FunctionName="reserved", ReservedConcurrentExecutions=2)
+        expect_error("InvalidParameterValueException", 400, lam.put_provisioned_concurrency_config,
+                     FunctionName="reserved", Qualifier="1", ProvisionedConcurrentExecutions=3)
+        lam.put_provisioned_concurrency_config(FunctionName="reserved", Qualifier="1", ProvisionedConcurrentExecutions=2)
+        "#,
+    );
+}

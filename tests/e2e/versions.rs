@@ -161,6 +161,12 @@ fn triggers_invoke_the_version_their_qualifier_names() {
         with urllib.request.urlopen(f"{ENDPOINT}/_rayo/url/{url_id}/", timeout=60) as response:
             assert response.read() == b"code 1"
 
+        # So does an HTTP API whose integration is the alias's ARN.
+        apigw = boto3.client("apigatewayv2", config=CONFIG)
+        api_id = apigw.create_api(Name="on-alias", ProtocolType="HTTP", Target=function_arn("triggered") + ":stable")["ApiId"]
+        with urllib.request.urlopen(f"{ENDPOINT}/_rayo/api/{api_id}/", timeout=60) as response:
+            assert response.read() == b"code 1"
+
         # An async invocation of the alias runs version 1's code too.
         lam.invoke(FunctionName="triggered", Qualifier="stable", InvocationType="Event", Payload=b"{}")
         wait_for_log("triggered", lambda m: "ran code 1 1" in m, "the async invocation of the alias")

@@ -79,6 +79,9 @@ struct Concurrency {
     /// Provisioned concurrency of functions without a reservation, which
     /// the unreserved pool keeps for them.
     unreserved_provisioned: u32,
+    /// Provisioned concurrency of each function with a reservation: its
+    /// on-demand invocations get what the reservation leaves.
+    reserved_provisioned: HashMap<String, u32>,
     unreserved_busy: u32,
     busy_by_function: HashMap<String, u32>,
 }
@@ -94,8 +97,13 @@ impl Concurrency {
             .busy_by_function
             .entry(function_name.to_string())
             .or_default();
+        let provisioned = self
+            .reserved_provisioned
+            .get(function_name)
+            .copied()
+            .unwrap_or(0);
         match reserved {
-            Some(limit) if *busy >= limit => {
+            Some(limit) if *busy + provisioned >= limit => {
                 Err(ThrottleReason::ReservedFunctionConcurrentInvocationLimitExceeded)
             }
             Some(_) => {
@@ -113,6 +121,23 @@ impl Concurrency {
                 *busy += 1;
                 self.unreserved_busy += 1;
                 Ok(())
+            }
+        }
+    }
+
+    /// Takes in what the pools are asked to keep provisioned.
+    fn count_provisioned(&mut self, pools: &HashMap<String, Pool>) {
+        self.unreserved_provisioned = 0;
+        self.reserved_provisioned.clear();
+        for target in pools.values().filter_map(|pool| pool.provisioned.as_ref()) {
+            match target.reserved_concurrency {
+                None => self.unreserved_provisioned += target.count,
+                Some(_) => {
+                    *self
+                        .reserved_provisioned
+                        .entry(target.function.name.clone())
+                        .or_default() += target.count;
+                }
             }
         }
     }
@@ -262,12 +287,7 @@ pub(crate) async fn run(
                             replenish(&config, key, pool, &started_sender);
                         }
                     }
-                    concurrency.unreserved_provisioned = pools
-                        .values()
-                        .filter_map(|pool| pool.provisioned.as_ref())
-                        .filter(|target| target.reserved_concurrency.is_none())
-                        .map(|target| target.count)
-                        .sum();
+                    concurrency.count_provisioned(&pools);
                 }
                 Some(ExecutorCommand::ProvisionedReady { function_name, version, reply }) => {
                     let ready = pools
@@ -286,12 +306,7 @@ pub(crate) async fn run(
                             pool.provisioned_ready = 0;
                         }
                     }
-                    concurrency.unreserved_provisioned = pools
-                        .values()
-                        .filter_map(|pool| pool.provisioned.as_ref())
-                        .filter(|target| target.reserved_concurrency.is_none())
-                        .map(|target| target.count)
-                        .sum();
+                    concurrency.count_provisioned(&pools);
                 }
                 Some(ExecutorCommand::Shutdown { reply }) => {
                     for pool in pools.values_mut() {
@@ -402,6 +417,30 @@ mod tests {
         assert_eq!(c.acquire("r", Some(1)), Ok(()));
         assert_eq!(
             c.acquire("z", Some(0)),
+            Err(ThrottleReason::ReservedFunctionConcurrentInvocationLimitExceeded)
+        );
+    }
+
+    #[test]
+    fn provisioned_concurrency_is_kept_out_of_on_demand_slots() {
+        let mut c = Concurrency {
+            account_limit: 4,
+            total_reserved: 2,
+            // One provisioned instance of an unreserved function: one
+            // unreserved slot is left for on-demand invocations.
+            unreserved_provisioned: 1,
+            ..Concurrency::default()
+        };
+        c.reserved_provisioned.insert("r".to_string(), 1);
+        assert_eq!(c.acquire("a", None), Ok(()));
+        assert_eq!(
+            c.acquire("b", None),
+            Err(ThrottleReason::ConcurrentInvocationLimitExceeded)
+        );
+        // `r` reserves 2, one of them provisioned: one on-demand slot.
+        assert_eq!(c.acquire("r", Some(2)), Ok(()));
+        assert_eq!(
+            c.acquire("r", Some(2)),
             Err(ThrottleReason::ReservedFunctionConcurrentInvocationLimitExceeded)
         );
     }

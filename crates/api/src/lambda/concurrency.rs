@@ -64,6 +64,8 @@ pub(crate) async fn put_function_concurrency(
         .executor()
         .set_total_reserved(others + requested)
         .await;
+    // Provisioned instances now count within the reservation.
+    super::provisioned_concurrency::apply(&state, &record.config.name).await?;
     Ok(Json(json!({ "ReservedConcurrentExecutions": requested })).into_response())
 }
 
@@ -91,6 +93,7 @@ pub(crate) async fn delete_function_concurrency(
         save(&state, &record, &revision)?;
         let total = total_reserved(&state)?;
         state.invoker.executor().set_total_reserved(total).await;
+        super::provisioned_concurrency::apply(&state, &record.config.name).await?;
     }
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -25,9 +25,6 @@ use super::versions::max_items;
 use crate::ApiState;
 use crate::error::LambdaError;
 
-/// Concurrency Lambda keeps unreserved for functions without a reservation.
-const UNRESERVED_MIN: u32 = 10;
-
 /// The body of PutProvisionedConcurrencyConfig.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -80,9 +77,10 @@ pub(crate) async fn put_provisioned_concurrency_config(
                 .map(|c| c.requested)
                 .sum();
             let used = reserved + provisioned_elsewhere + requested;
-            if used + UNRESERVED_MIN > state.account_concurrency {
+            let minimum = super::concurrency::minimum_unreserved(state.account_concurrency);
+            if used + minimum > state.account_concurrency {
                 return Err(LambdaError::invalid_parameter(format!(
-                    "Specified ConcurrentExecutions for function decreases account's UnreservedConcurrentExecution below its minimum value of [{UNRESERVED_MIN}]."
+                    "Specified ConcurrentExecutions for function decreases account's UnreservedConcurrentExecution below its minimum value of [{minimum}]."
                 )));
             }
         }
