@@ -82,6 +82,17 @@ fn layers_merge_in_order_and_their_python_is_importable() {
                Layers=[plain["LayerVersionArn"]])
         assert invoke("forked-with-layer").ok() == {"preloaded": True, "x": 42}
 
+        # A layer from a bucket.
+        s3 = boto3.client("s3", config=CONFIG)
+        s3.create_bucket(Bucket="layers")
+        s3.put_object(Bucket="layers", Key="extra.zip", Body=layer_zip({"python/extra.py": "E = 'from a bucket'\n"}))
+        from_bucket = lam.publish_layer_version(LayerName="extra", Content={"S3Bucket": "layers", "S3Key": "extra.zip"})
+        create("bucket-layered", {"app.py": "import extra\ndef handler(event, context):\n    return extra.E\n"},
+               Layers=[from_bucket["LayerVersionArn"]])
+        assert invoke("bucket-layered").ok() == "from a bucket"
+        expect_error("InvalidParameterValueException", 400, lam.publish_layer_version, LayerName="extra",
+                     Content={"S3Bucket": "layers", "S3Key": "missing.zip"})
+
         # Reading layers back.
         by_name = lam.get_layer_version(LayerName="base", VersionNumber=1)
         by_arn = lam.get_layer_version_by_arn(Arn=first["LayerVersionArn"])
@@ -100,7 +111,7 @@ fn layers_merge_in_order_and_their_python_is_importable() {
         assert [v["Version"] for v in versions] == [2, 1], versions
         assert [v["Version"] for v in lam.list_layer_versions(LayerName="base", CompatibleRuntime="python3.11")["LayerVersions"]] == [1]
         layers = lam.list_layers()["Layers"]
-        assert [(l["LayerName"], l["LatestMatchingVersion"]["Version"]) for l in layers] == [("base", 2), ("override", 1), ("plain", 1)], layers
+        assert [(l["LayerName"], l["LatestMatchingVersion"]["Version"]) for l in layers] == [("base", 2), ("extra", 1), ("override", 1), ("plain", 1)], layers
         layers = lam.list_layers(CompatibleRuntime="python3.11")["Layers"]
         assert [(l["LayerName"], l["LatestMatchingVersion"]["Version"]) for l in layers] == [("base", 1)], layers
 
