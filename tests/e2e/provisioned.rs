@@ -78,6 +78,15 @@ fn provisioned_instances_are_ready_before_the_first_invocation() {
         warm = invoke("provisioned", Qualifier="live")
         assert "Init Duration" not in report_fields(warm), warm.log
 
+        # Deleting another version leaves these instances alone.
+        lam.update_function_configuration(FunctionName="provisioned", Description="second")
+        lam.get_waiter("function_updated_v2").wait(FunctionName="provisioned")
+        assert lam.publish_version(FunctionName="provisioned")["Version"] == "2"
+        lam.delete_function(FunctionName="provisioned", Qualifier="2")
+        got = lam.get_provisioned_concurrency_config(FunctionName="provisioned", Qualifier="live")
+        assert got["Status"] == "READY" and got["AllocatedProvisionedConcurrentExecutions"] == 2, got
+        assert "Init Duration" not in report_fields(invoke("provisioned", Qualifier="live")), "a cold start"
+
         listed = lam.list_provisioned_concurrency_configs(FunctionName="provisioned")["ProvisionedConcurrencyConfigs"]
         assert [c["FunctionArn"] for c in listed] == [function_arn("provisioned") + ":live"], listed
         assert listed[0]["Status"] == "READY", listed

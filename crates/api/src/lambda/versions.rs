@@ -133,15 +133,14 @@ pub(crate) async fn delete_version(
     }
     // Deleting a version that is not there is no error, as in Lambda.
     if state.functions.delete_version(&name, version)? {
-        for provisioned in state.functions.list_provisioned_concurrency(Some(&name))? {
-            if provisioned.qualifier == version {
-                state
-                    .functions
-                    .delete_provisioned_concurrency(&name, version)?;
-                super::provisioned_concurrency::apply(state, &name).await?;
-            }
+        // Its provisioned instances go with it; its other instances are
+        // reaped once idle, as nothing can invoke it any more.
+        if state
+            .functions
+            .delete_provisioned_concurrency(&name, version)?
+        {
+            super::provisioned_concurrency::apply(state, &name).await?;
         }
-        state.invoker.executor().function_deleted(&name).await;
         tracing::info!(function = %name, version, "version deleted");
     }
     Ok(StatusCode::NO_CONTENT.into_response())
