@@ -281,3 +281,39 @@ fn layers_without_zygotes_or_sandbox() {
         );
     }
 }
+
+/// A `provided` function whose package has no `bootstrap` runs the one
+/// its layer brings, at `/opt/bootstrap`, as on Lambda.
+#[test]
+fn a_custom_runtime_from_a_layer() {
+    let server = Server::start();
+    server.python(
+        r##"
+        runtime = """
+import json, os, urllib.request
+api = "http://" + os.environ["AWS_LAMBDA_RUNTIME_API"] + "/2018-06-01/runtime/invocation/"
+while True:
+    with urllib.request.urlopen(api + "next") as next_invocation:
+        request_id = next_invocation.headers["Lambda-Runtime-Aws-Request-Id"]
+        event = json.loads(next_invocation.read())
+    answer = {"runtime": __file__, "handler": os.environ["_HANDLER"], "event": event,
+              "package": sorted(os.listdir(os.environ["LAMBDA_TASK_ROOT"]))}
+    urllib.request.urlopen(urllib.request.Request(api + request_id + "/response", data=json.dumps(answer).encode(), method="POST")).read()
+"""
+        layer = lam.publish_layer_version(LayerName="runtime", Content={"ZipFile": make_zip({
+            "bootstrap": ("#!/bin/sh\nexec python3 /opt/runtime.py\n", 0o755),
+            "runtime.py": runtime,
+        })})
+        create("custom", {"function.txt": "the function's own file"}, runtime="provided.al2023",
+               handler="function.handle", Layers=[layer["LayerVersionArn"]])
+        got = invoke("custom", {"x": 1}).ok()
+        assert got == {"runtime": "/opt/runtime.py", "handler": "function.handle", "event": {"x": 1},
+                       "package": ["function.txt"]}, got
+
+        # Without the layer there is no bootstrap at all.
+        create("no-bootstrap", {"function.txt": "x"}, runtime="provided.al2023", handler="function.handle")
+        failed = invoke("no-bootstrap")
+        assert failed.error == "Unhandled" and failed.payload["errorType"] == "Runtime.InvalidEntrypoint", failed
+        "##,
+    );
+}

@@ -233,8 +233,23 @@ impl Instance {
                     "INIT_START Runtime Version: {}\tRuntime Version ARN: arn:aws:lambda:{}::runtime:rayo-{}",
                     function.runtime, config.region.name, function.runtime
                 ));
-                let bootstrap = code_dir.join("bootstrap");
-                if !is_executable(&bootstrap) {
+                // The package's own bootstrap, else a layer's, as on Lambda.
+                let layer_bootstrap = opt_dir
+                    .as_ref()
+                    .map(|dir| dir.join("bootstrap"))
+                    .filter(|path| is_executable(path));
+                let program = if is_executable(&code_dir.join("bootstrap")) {
+                    Some(paths.task_root.join("bootstrap"))
+                } else {
+                    layer_bootstrap.map(|host_path| {
+                        if sandbox.is_some() {
+                            PathBuf::from("/opt/bootstrap")
+                        } else {
+                            host_path
+                        }
+                    })
+                };
+                let Some(program) = program else {
                     server.abort();
                     let _ = std::fs::remove_dir_all(&scratch_dir);
                     let message = format!(
@@ -249,9 +264,9 @@ impl Instance {
                             status: "error",
                         },
                     )));
-                }
+                };
                 (
-                    paths.task_root.join("bootstrap"),
+                    program,
                     Vec::new(),
                     default_python
                         .as_ref()
