@@ -134,6 +134,12 @@ fn published_versions_keep_their_code_and_aliases_route_by_weight() {
         expect_error("ResourceNotFoundException", 404, lam.invoke, FunctionName="versioned", Qualifier="next")
         assert [a["Name"] for a in lam.list_aliases(FunctionName="versioned")["Aliases"]] == ["live"]
 
+        # ListFunctions lists $LATEST alone, or with FunctionVersion=ALL every version.
+        listed = [f["Version"] for f in lam.list_functions()["Functions"] if f["FunctionName"] == "versioned"]
+        assert listed == ["$LATEST"], listed
+        listed = [f["Version"] for f in lam.list_functions(FunctionVersion="ALL")["Functions"] if f["FunctionName"] == "versioned"]
+        assert listed == ["$LATEST", "1", "3", "4"], listed
+
         # CreateFunction with Publish answers version 1.
         created = create("published-at-once", app(7), Publish=True)
         assert created["Version"] == "1", created

@@ -185,10 +185,33 @@ pub(crate) async fn list_functions(
     } else {
         None
     };
-    let functions: Vec<_> = records
-        .iter()
-        .map(|r| function_configuration(&state.region, &r.config))
-        .collect();
+    let functions: Vec<_> = match query.get("FunctionVersion").map(String::as_str) {
+        None => records
+            .iter()
+            .map(|r| function_configuration(&state.region, &r.config))
+            .collect(),
+        // Every version of each function, `$LATEST` first.
+        Some("ALL") => {
+            let mut all = Vec::new();
+            for record in &records {
+                for config in state.functions.list_versions(&record.config.name)? {
+                    let arn = state
+                        .region
+                        .qualified_function_arn(&config.name, &config.version);
+                    all.push(function_configuration_as(&state.region, &config, &arn));
+                }
+            }
+            all
+        }
+        Some(other) => {
+            return Err(ValidationError::constraint(
+                "functionVersion",
+                other,
+                "Member must satisfy enum value set: [ALL]",
+            )
+            .into());
+        }
+    };
     let mut out = json!({ "Functions": functions });
     if let Some(marker) = next_marker {
         out["NextMarker"] = json!(marker);
