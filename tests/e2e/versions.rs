@@ -189,3 +189,114 @@ fn triggers_invoke_the_version_their_qualifier_names() {
         "#,
     );
 }
+
+/// The same workflow with the aws CLI: publish, alias with a routing
+/// configuration, invoke by qualifier.
+#[test]
+fn aws_cli_publishes_versions_and_aliases() {
+    let server = Server::start();
+    let app =
+        |n: u32| format!("def handler(event, context):\n    return {{'code': {n}}}\n").into_bytes();
+    let zips: Vec<String> = (1..=2)
+        .map(|n| {
+            let code = app(n);
+            let path = server.write_zip(
+                &format!("v{n}.zip"),
+                &[rayo_tests::ZipEntry::File("app.py", &code, 0o644)],
+            );
+            format!("fileb://{}", path.display())
+        })
+        .collect();
+    server
+        .aws(&[
+            "lambda",
+            "create-function",
+            "--function-name",
+            "cli-versions",
+            "--runtime",
+            "python3.11",
+            "--handler",
+            "app.handler",
+            "--role",
+            "arn:aws:iam::000000000000:role/lambda-role",
+            "--zip-file",
+            &zips[0],
+            "--publish",
+        ])
+        .expect("aws lambda create-function --publish");
+    server
+        .aws(&[
+            "lambda",
+            "update-function-code",
+            "--function-name",
+            "cli-versions",
+            "--zip-file",
+            &zips[1],
+        ])
+        .expect("aws lambda update-function-code");
+    let published = server
+        .aws(&[
+            "lambda",
+            "publish-version",
+            "--function-name",
+            "cli-versions",
+            "--description",
+            "second",
+        ])
+        .expect("aws lambda publish-version");
+    assert_eq!(published["Version"], "2", "{published}");
+    let alias = server
+        .aws(&[
+            "lambda",
+            "create-alias",
+            "--function-name",
+            "cli-versions",
+            "--name",
+            "canary",
+            "--function-version",
+            "1",
+            "--routing-config",
+            r#"{"AdditionalVersionWeights": {"2": 1.0}}"#,
+        ])
+        .expect("aws lambda create-alias");
+    assert_eq!(
+        alias["RoutingConfig"]["AdditionalVersionWeights"]["2"], 1.0,
+        "{alias}"
+    );
+    let versions = server
+        .aws(&[
+            "lambda",
+            "list-versions-by-function",
+            "--function-name",
+            "cli-versions",
+        ])
+        .expect("aws lambda list-versions-by-function");
+    let listed: Vec<&str> = versions["Versions"]
+        .as_array()
+        .expect("Versions")
+        .iter()
+        .map(|v| v["Version"].as_str().expect("a Version"))
+        .collect();
+    assert_eq!(listed, ["$LATEST", "1", "2"]);
+    for (qualifier, code, executed) in
+        [("1", 1, "1"), ("canary", 2, "2"), ("$LATEST", 2, "$LATEST")]
+    {
+        let out_file = server.work_dir().join(format!("out-{code}.json"));
+        let invoked = server
+            .aws(&[
+                "lambda",
+                "invoke",
+                "--function-name",
+                "cli-versions",
+                "--qualifier",
+                qualifier,
+                out_file.to_str().expect("a UTF-8 path"),
+            ])
+            .expect("aws lambda invoke --qualifier");
+        assert_eq!(invoked["ExecutedVersion"], executed, "{invoked}");
+        let answer: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&out_file).expect("reading the answer"))
+                .expect("a JSON answer");
+        assert_eq!(answer["code"], code, "{qualifier}: {answer}");
+    }
+}
