@@ -145,6 +145,9 @@ fn provisioned_concurrency_counts_against_the_account() {
         expect_error("InvalidParameterValueException", 400, lam.put_provisioned_concurrency_config,
                      FunctionName="reserved", Qualifier="1", ProvisionedConcurrentExecutions=3)
         lam.put_provisioned_concurrency_config(FunctionName="reserved", Qualifier="1", ProvisionedConcurrentExecutions=2)
+        # Nor may the reservation shrink below it.
+        expect_error("InvalidParameterValueException", 400, lam.put_function_concurrency,
+                     FunctionName="reserved", ReservedConcurrentExecutions=1)
         "#,
     );
 }

@@ -81,7 +81,9 @@ fn published_versions_keep_their_code_and_aliases_route_by_weight() {
         lam.create_alias(FunctionName="versioned", Name="next", FunctionVersion="3")
         assert [a["Name"] for a in lam.list_aliases(FunctionName="versioned")["Aliases"]] == ["live", "next"]
         assert [a["Name"] for a in lam.list_aliases(FunctionName="versioned", FunctionVersion="3")["Aliases"]] == ["next"]
-        assert lam.get_function_configuration(FunctionName="versioned", Qualifier="live")["Version"] == "1"
+        by_alias = lam.get_function_configuration(FunctionName="versioned", Qualifier="live")
+        assert by_alias["Version"] == "1", by_alias
+        assert by_alias["FunctionArn"] == function_arn("versioned") + ":live", by_alias
 
         # Weighted routing: about 30% to version 2.
         updated = lam.update_alias(FunctionName="versioned", Name="live",

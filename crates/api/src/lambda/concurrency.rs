@@ -56,6 +56,18 @@ pub(crate) async fn put_function_concurrency(
             "Specified ReservedConcurrentExecutions for function decreases account's UnreservedConcurrentExecution below its minimum value of [{minimum}]."
         )));
     }
+    // Provisioned instances run within the reservation, so it must hold them.
+    let provisioned: u32 = state
+        .functions
+        .list_provisioned_concurrency(Some(&record.config.name))?
+        .iter()
+        .map(|c| c.requested)
+        .sum();
+    if requested < provisioned {
+        return Err(LambdaError::invalid_parameter(format!(
+            "ReservedConcurrentExecutions ({requested}) must be at least the function's provisioned concurrency ({provisioned})."
+        )));
+    }
     record.reserved_concurrency = Some(requested);
     let revision = record.config.revision_id.clone();
     save(&state, &record, &revision)?;
