@@ -151,3 +151,23 @@ fn provisioned_concurrency_counts_against_the_account() {
         "#,
     );
 }
+
+/// A version whose initialization fails reports FAILED, with the reason.
+#[test]
+fn provisioned_concurrency_of_a_failing_init_is_failed() {
+    let server = Server::start();
+    server.python(
+        r#"
+        create("broken", {"app.py": "raise RuntimeError('no init for you')\ndef handler(event, context):\n    return 'never'\n"},
+               Publish=True)
+        lam.put_provisioned_concurrency_config(FunctionName="broken", Qualifier="1", ProvisionedConcurrentExecutions=1)
+        def failed():
+            got = lam.get_provisioned_concurrency_config(FunctionName="broken", Qualifier="1")
+            return got if got["Status"] == "FAILED" else None
+        got = poll(failed, "provisioned concurrency FAILED", deadline_seconds=LONG_WAIT)
+        assert got["AllocatedProvisionedConcurrentExecutions"] == 0, got
+        assert "FUNCTION_ERROR_INIT_FAILURE" in got["StatusReason"], got
+        wait_for_messages("broken", lambda m: "no init for you" in m, "the init error in the log")
+        "#,
+    );
+}

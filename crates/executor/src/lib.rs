@@ -190,6 +190,15 @@ pub struct ProvisionedTarget {
     pub reserved_concurrency: Option<u32>,
 }
 
+/// How the provisioned instances of a function version stand.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ProvisionedStatus {
+    /// Instances initialized (idle or busy).
+    pub ready: u32,
+    /// Whether the last instance started for it failed to initialize.
+    pub failed: bool,
+}
+
 /// The messages the pool actor understands; the contract between the invoker
 /// and the executor.
 #[derive(Debug)]
@@ -215,14 +224,14 @@ pub enum ExecutorCommand {
         /// One entry per version.
         targets: Vec<ProvisionedTarget>,
     },
-    /// How many provisioned instances of a function version are initialized.
+    /// How the provisioned instances of a function version stand.
     ProvisionedReady {
         /// The function's name.
         function_name: String,
         /// The version.
         version: String,
-        /// The count.
-        reply: oneshot::Sender<u32>,
+        /// The answer.
+        reply: oneshot::Sender<ProvisionedStatus>,
     },
     /// A function was deleted: end its idle instances.
     FunctionDeleted {
@@ -282,8 +291,12 @@ impl Executor {
         let _ = self.commands.send(command).await;
     }
 
-    /// How many provisioned instances of a function version are initialized.
-    pub async fn provisioned_ready(&self, function_name: &str, version: &str) -> u32 {
+    /// How the provisioned instances of a function version stand.
+    pub async fn provisioned_status(
+        &self,
+        function_name: &str,
+        version: &str,
+    ) -> ProvisionedStatus {
         let (reply, count) = oneshot::channel();
         let command = ExecutorCommand::ProvisionedReady {
             function_name: function_name.to_string(),
@@ -291,9 +304,9 @@ impl Executor {
             reply,
         };
         if self.commands.send(command).await.is_err() {
-            return 0;
+            return ProvisionedStatus::default();
         }
-        count.await.unwrap_or(0)
+        count.await.unwrap_or_default()
     }
 
     /// Tells the executor a function is gone.

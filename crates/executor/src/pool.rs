@@ -9,7 +9,10 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::instance::{self, Instance};
-use crate::{ExecutorCommand, ExecutorConfig, ExecutorError, ProvisionedTarget, ThrottleReason};
+use crate::{
+    ExecutorCommand, ExecutorConfig, ExecutorError, ProvisionedStatus, ProvisionedTarget,
+    ThrottleReason,
+};
 
 /// Instances of one function version.
 #[derive(Debug, Default)]
@@ -24,6 +27,8 @@ struct Pool {
     provisioned_alive: u32,
     /// Provisioned instances initialized (idle or busy).
     provisioned_ready: u32,
+    /// Whether the last provisioned instance started failed to initialize.
+    provisioned_failed: bool,
 }
 
 impl Pool {
@@ -208,11 +213,16 @@ pub(crate) async fn run(
                                 && pool.provisioned_alive <= pool.provisioned_wanted() =>
                         {
                             pool.provisioned_ready += 1;
+                            pool.provisioned_failed = false;
                             pool.idle.push(instance);
                         }
-                        // Not wanted any more, or failed: it ends here, and
-                        // a failure is tried again at the next reaping.
-                        _ => pool.provisioned_alive = pool.provisioned_alive.saturating_sub(1),
+                        // Failed: tried again at the next reaping.
+                        None => {
+                            pool.provisioned_alive = pool.provisioned_alive.saturating_sub(1);
+                            pool.provisioned_failed = true;
+                        }
+                        // Not wanted any more: it ends here.
+                        Some(_) => pool.provisioned_alive = pool.provisioned_alive.saturating_sub(1),
                     }
                 }
             }
@@ -280,6 +290,7 @@ pub(crate) async fn run(
                             pool.provisioned_ready = 0;
                         }
                         pool.provisioned = Some(target);
+                        pool.provisioned_failed = false;
                     }
                     for (key, pool) in pools.iter_mut() {
                         if key.starts_with(&prefix) {
@@ -290,10 +301,13 @@ pub(crate) async fn run(
                     concurrency.count_provisioned(&pools);
                 }
                 Some(ExecutorCommand::ProvisionedReady { function_name, version, reply }) => {
-                    let ready = pools
+                    let status = pools
                         .get(&pool_key(&function_name, &version))
-                        .map_or(0, |pool| pool.provisioned_ready);
-                    let _ = reply.send(ready);
+                        .map_or(ProvisionedStatus::default(), |pool| ProvisionedStatus {
+                            ready: pool.provisioned_ready,
+                            failed: pool.provisioned_failed,
+                        });
+                    let _ = reply.send(status);
                 }
                 Some(ExecutorCommand::FunctionDeleted { name }) => {
                     let prefix = format!("{name}:");

@@ -235,19 +235,29 @@ async fn config_out(
     let version = load_version(state, &config.function_name, Some(&config.qualifier))?
         .config
         .version;
-    let ready = state
+    let status = state
         .invoker
         .executor()
-        .provisioned_ready(&config.function_name, &version)
+        .provisioned_status(&config.function_name, &version)
         .await;
-    let allocated = ready.min(config.requested);
-    Ok(json!({
+    let allocated = status.ready.min(config.requested);
+    let mut out = json!({
         "RequestedProvisionedConcurrentExecutions": config.requested,
         "AvailableProvisionedConcurrentExecutions": allocated,
         "AllocatedProvisionedConcurrentExecutions": allocated,
-        "Status": if allocated >= config.requested { "READY" } else { "IN_PROGRESS" },
+        "Status": "IN_PROGRESS",
         "LastModified": last_modified(config.last_modified),
-    }))
+    });
+    if allocated >= config.requested {
+        out["Status"] = json!("READY");
+    } else if status.failed {
+        // Still tried again, every few seconds, as the function may be fixed.
+        out["Status"] = json!("FAILED");
+        out["StatusReason"] = json!(
+            "FUNCTION_ERROR_INIT_FAILURE: an instance failed to initialize; its log group has the error"
+        );
+    }
+    Ok(out)
 }
 
 /// Provisioned configurations of functions without reserved concurrency:
