@@ -302,3 +302,25 @@ fn aws_cli_publishes_versions_and_aliases() {
         assert_eq!(answer["code"], code, "{qualifier}: {answer}");
     }
 }
+
+/// An EventBridge schedule whose target is an alias's ARN runs the alias's
+/// version. Its minutes last a second (`--schedule-time-scale 60`).
+#[test]
+fn a_schedule_targets_an_alias() {
+    let server = Server::start_with(&["--schedule-time-scale", "60"]);
+    server.python(
+        r#"
+        def app(n):
+            return {"app.py": f"import os\ndef handler(event, context):\n    print('tick by code', {n}, 'version', os.environ['AWS_LAMBDA_FUNCTION_VERSION'])\n"}
+
+        create("scheduled", app(1), Publish=True)
+        lam.create_alias(FunctionName="scheduled", Name="live", FunctionVersion="1")
+        lam.update_function_code(FunctionName="scheduled", ZipFile=make_zip(app(2)))
+        events = boto3.client("events", config=CONFIG)
+        events.put_rule(Name="tick", ScheduleExpression="rate(1 minute)")
+        events.put_targets(Rule="tick", Targets=[{"Id": "alias", "Arn": function_arn("scheduled") + ":live"}])
+        wait_for_log("scheduled", lambda m: "tick by code 1 version 1" in m, "a scheduled invocation of the alias")
+        assert not any("tick by code 2" in m for m in log_messages("scheduled")), log_messages("scheduled")
+        "#,
+    );
+}
