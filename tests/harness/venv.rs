@@ -114,6 +114,60 @@ impl Venv {
     }
 }
 
+/// The pandas release the layer tests vendor.
+const PANDAS_REQUIREMENT: &str = "pandas==2.2.3";
+
+impl Venv {
+    /// A virtual environment of its own with pandas installed, made with
+    /// the same interpreter as the shared one (so its `site-packages` is
+    /// for the Python that runs functions), as a user would build a layer.
+    /// Built once per pinned release and shared, under a lock.
+    pub fn pandas_venv(&self) -> PathBuf {
+        static DIR: OnceLock<PathBuf> = OnceLock::new();
+        DIR.get_or_init(|| {
+            let dir = target_dir().join(format!(
+                "rayo-test-pandas-venv-{}",
+                PANDAS_REQUIREMENT.trim_start_matches("pandas==")
+            ));
+            let _lock = lock(&target_dir().join("rayo-test-pandas-venv.lock"));
+            if dir.join(STAMP_FILE).is_file() {
+                return dir;
+            }
+            let _ = std::fs::remove_dir_all(&dir);
+            let output = run_with_deadline(
+                Command::new(self.python()).args(["-m", "venv"]).arg(&dir),
+                Duration::from_secs(300),
+                "python -m venv (pandas)",
+            );
+            assert!(
+                output.success(),
+                "creating {} failed:\n{}\n{}",
+                dir.display(),
+                output.stdout,
+                output.stderr
+            );
+            let output = run_with_deadline(
+                Command::new(dir.join("bin/python"))
+                    .args(["-m", "pip", "install", "--disable-pip-version-check"])
+                    .args(["--no-input", "--quiet", "--no-compile"])
+                    .arg(PANDAS_REQUIREMENT),
+                INSTALL_DEADLINE,
+                "pip install pandas",
+            );
+            assert!(
+                output.success(),
+                "pip install {PANDAS_REQUIREMENT} into {} failed:\n{}\n{}",
+                dir.display(),
+                output.stdout,
+                output.stderr
+            );
+            std::fs::write(dir.join(STAMP_FILE), PANDAS_REQUIREMENT).expect("writing the stamp");
+            dir
+        })
+        .clone()
+    }
+}
+
 /// Creates or refreshes the venv at `dir` unless its stamp is current.
 fn ensure_venv(dir: &Path) {
     let parent = dir.parent().expect("the venv has a parent directory");

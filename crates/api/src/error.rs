@@ -38,6 +38,15 @@ impl LambdaError {
         Self::new("ResourceNotFoundException", StatusCode::NOT_FOUND, message)
     }
 
+    /// 404 `ProvisionedConcurrencyConfigNotFoundException`.
+    pub fn provisioned_concurrency_not_found(message: impl Into<String>) -> LambdaError {
+        Self::new(
+            "ProvisionedConcurrencyConfigNotFoundException",
+            StatusCode::NOT_FOUND,
+            message,
+        )
+    }
+
     /// 404 for a function, worded as Lambda words it.
     pub fn function_not_found(arn: &str) -> LambdaError {
         Self::not_found(format!("Function not found: {arn}"))

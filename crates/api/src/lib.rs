@@ -33,7 +33,9 @@ use rayo_core::Region;
 use rayo_core::event_source::EventSourceMappingStore;
 use rayo_core::queue::QueueStore;
 use rayo_core::s3::{ObjectBodyStore, ObjectStore};
-use rayo_core::store::{CodeStore, FunctionStore, HttpTriggerStore, LogStore, RuleStore};
+use rayo_core::store::{
+    CodeStore, FunctionStore, HttpTriggerStore, LayerStore, LogStore, RuleStore,
+};
 use rayo_gateway::Gateway;
 use rayo_invoker::Invoker;
 use rayo_runtimes::RuntimeCatalog;
@@ -41,6 +43,7 @@ use rayo_s3::S3Endpoint;
 
 pub use code_url::CodeUrlSigner;
 pub use error::LambdaError;
+pub use lambda::provisioned_concurrency::restore_provisioned_concurrency;
 pub use sqs::QueueNotifier;
 
 /// Everything the APIs work with.
@@ -52,6 +55,8 @@ pub struct ApiState {
     pub functions: Arc<dyn FunctionStore>,
     /// Code packages.
     pub code: Arc<dyn CodeStore>,
+    /// Layers and their versions.
+    pub layers: Arc<dyn LayerStore>,
     /// Logs.
     pub logs: Arc<dyn LogStore>,
     /// Runs invocations.

@@ -19,6 +19,7 @@ const LAYOUT_VERSION_FILE: &str = "layout-version";
 const ZIPS_DIR: &str = "zips";
 const UNPACKED_DIR: &str = "unpacked";
 const TMP_DIR: &str = "tmp";
+const MERGED_DIR: &str = "merged";
 
 /// The sizes a deployment package must stay within.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,7 +65,7 @@ impl FsCodeStore {
     pub fn with_limits(root: PathBuf, limits: PackageLimits) -> io::Result<FsCodeStore> {
         fs::create_dir_all(&root)?;
         check_layout_version(&root)?;
-        for dir in [ZIPS_DIR, UNPACKED_DIR, TMP_DIR] {
+        for dir in [ZIPS_DIR, UNPACKED_DIR, TMP_DIR, MERGED_DIR] {
             fs::create_dir_all(root.join(dir))?;
         }
         // Staging directories left by a crash; no put can be running yet.
@@ -163,6 +164,17 @@ impl CodeStore for FsCodeStore {
     fn remove_unreferenced(&self, referenced: &[String]) -> Result<usize, PackageError> {
         let referenced: HashSet<&str> = referenced.iter().map(String::as_str).collect();
         let mut removed = HashSet::new();
+        // Merged layer trees are rebuilt on demand; none is in use while
+        // packages are collected (at start), so all go.
+        let merged = self.root.join(MERGED_DIR);
+        for entry in
+            fs::read_dir(&merged).map_err(io_error(format_args!("listing {}", merged.display())))?
+        {
+            let path = entry
+                .map_err(io_error(format_args!("listing {}", merged.display())))?
+                .path();
+            remove_tree(&path).map_err(io_error(format_args!("removing {}", path.display())))?;
+        }
         // Unpacked directories first: a package whose directory is gone no
         // longer counts as stored, so a crash in between leaves no half
         // package that looks whole.
@@ -191,6 +203,106 @@ impl CodeStore for FsCodeStore {
         }
         Ok(removed.len())
     }
+
+    fn merged_layers(&self, sha256_hexes: &[String]) -> Result<PathBuf, PackageError> {
+        for sha256_hex in sha256_hexes {
+            if !is_sha256_hex(sha256_hex) || !self.unpacked_dir(sha256_hex).is_dir() {
+                return Err(PackageError::Io(format!(
+                    "layer package {sha256_hex} is not stored"
+                )));
+            }
+        }
+        // One layer needs no merging.
+        if let [only] = sha256_hexes {
+            return Ok(self.unpacked_dir(only));
+        }
+        let key = hex::encode(Sha256::digest(sha256_hexes.join(",").as_bytes()));
+        let merged_dir = self.root.join(MERGED_DIR).join(&key);
+        if merged_dir.is_dir() {
+            return Ok(merged_dir);
+        }
+        let staging = Staging::new(&self.root.join(TMP_DIR))?;
+        let staged_tree = staging.path.join("tree");
+        DirBuilder::new()
+            .mode(0o700)
+            .create(&staged_tree)
+            .map_err(io_error(format_args!("creating {}", staged_tree.display())))?;
+        for sha256_hex in sha256_hexes {
+            overlay(&self.unpacked_dir(sha256_hex), &staged_tree)
+                .map_err(io_error(format_args!("merging layer {sha256_hex}")))?;
+        }
+        seal(&staged_tree).map_err(io_error(format_args!("sealing merged layers {key}")))?;
+        match fs::rename(&staged_tree, &merged_dir) {
+            Ok(()) => {}
+            // A concurrent merge of the same list got there first.
+            Err(_) if merged_dir.is_dir() => {}
+            Err(error) => {
+                return Err(PackageError::Io(format!(
+                    "moving merged layers to {}: {error}",
+                    merged_dir.display()
+                )));
+            }
+        }
+        Ok(merged_dir)
+    }
+}
+
+/// Copies the tree under `source` over `dest`, a file of `source`
+/// replacing whatever `dest` had at its path. Files are hard links: both
+/// trees are read-only, so they can share them.
+fn overlay(source: &Path, dest: &Path) -> io::Result<()> {
+    let mut pending = vec![(source.to_path_buf(), dest.to_path_buf())];
+    while let Some((from_dir, to_dir)) = pending.pop() {
+        for entry in fs::read_dir(&from_dir)? {
+            let entry = entry?;
+            let from = entry.path();
+            let to = to_dir.join(entry.file_name());
+            let file_type = entry.file_type()?;
+            let existing = fs::symlink_metadata(&to).ok();
+            if file_type.is_dir() {
+                match existing {
+                    Some(metadata) if metadata.is_dir() => {}
+                    Some(_) => {
+                        fs::remove_file(&to)?;
+                        DirBuilder::new().mode(0o700).create(&to)?;
+                    }
+                    None => DirBuilder::new().mode(0o700).create(&to)?,
+                }
+                pending.push((from, to));
+                continue;
+            }
+            match existing {
+                Some(metadata) if metadata.is_dir() => remove_tree(&to)?,
+                Some(_) => fs::remove_file(&to)?,
+                None => {}
+            }
+            if file_type.is_symlink() {
+                std::os::unix::fs::symlink(fs::read_link(&from)?, &to)?;
+            } else {
+                fs::hard_link(&from, &to)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Makes every directory of a merged tree read-only, as unpacked ones are.
+fn seal(root: &Path) -> io::Result<()> {
+    let mut dirs = vec![root.to_path_buf()];
+    let mut index = 0;
+    while index < dirs.len() {
+        for entry in fs::read_dir(&dirs[index])? {
+            let entry = entry?;
+            if entry.file_type()?.is_dir() {
+                dirs.push(entry.path());
+            }
+        }
+        index += 1;
+    }
+    for dir in dirs.iter().rev() {
+        fs::set_permissions(dir, Permissions::from_mode(DIR_MODE))?;
+    }
+    Ok(())
 }
 
 /// A staging directory under `tmp/`, removed with its content when dropped.
@@ -442,6 +554,57 @@ mod tests {
             .join("zips")
             .join(format!("{}.zip", code_ref.sha256_hex));
         assert_eq!(mode_of(&zip_path), 0o444);
+        assert!(test.subdir_is_empty(TMP_DIR));
+    }
+
+    #[test]
+    fn layers_merge_in_order_later_files_winning() {
+        let test = TestStore::new();
+        let first = test
+            .store
+            .put_package(&build_zip(&[
+                Item::File("python/shared.py", 0o644, b"first"),
+                Item::File("python/only_first.py", 0o644, b"1"),
+                Item::File("python/becomes_dir", 0o644, b"file"),
+            ]))
+            .unwrap();
+        let second = test
+            .store
+            .put_package(&build_zip(&[
+                Item::File("python/shared.py", 0o644, b"second"),
+                Item::File("python/becomes_dir/inner.py", 0o644, b"2"),
+                Item::Link("python/link.py", "shared.py"),
+            ]))
+            .unwrap();
+        let shas = vec![first.sha256_hex.clone(), second.sha256_hex.clone()];
+        let merged = test.store.merged_layers(&shas).unwrap();
+        let read = |path: &str| fs::read_to_string(merged.join(path)).unwrap();
+        assert_eq!(read("python/shared.py"), "second");
+        assert_eq!(read("python/only_first.py"), "1");
+        assert_eq!(read("python/becomes_dir/inner.py"), "2");
+        assert_eq!(read("python/link.py"), "second");
+        assert_eq!(
+            fs::metadata(merged.join("python")).unwrap().mode() & 0o777,
+            DIR_MODE
+        );
+        // Built once; the other order is another tree.
+        assert_eq!(test.store.merged_layers(&shas).unwrap(), merged);
+        let reversed = vec![second.sha256_hex.clone(), first.sha256_hex.clone()];
+        let other = test.store.merged_layers(&reversed).unwrap();
+        assert_eq!(
+            fs::read_to_string(other.join("python/shared.py")).unwrap(),
+            "first"
+        );
+        // A single layer is its own unpacked tree.
+        assert_eq!(
+            test.store
+                .merged_layers(std::slice::from_ref(&first.sha256_hex))
+                .unwrap(),
+            test.store.unpacked_dir(&first.sha256_hex)
+        );
+        assert!(test.store.merged_layers(&["ab".repeat(32)]).is_err());
+        test.store.remove_unreferenced(&shas).unwrap();
+        assert!(!merged.exists());
         assert!(test.subdir_is_empty(TMP_DIR));
     }
 

@@ -14,6 +14,10 @@
 //!   zips/<sha256>.zip     the zip as uploaded, 0444
 //!   unpacked/<sha256>/    the extracted tree: files 0444, executables 0555,
 //!                         directories 0555, symlinks as symlinks
+//!   merged/<sha256>/      several layers merged in order (a later layer's
+//!                         files replace an earlier one's), named by the
+//!                         hash of their comma-joined hashes; files are
+//!                         hard links into unpacked/
 //!   tmp/                  staging; emptied when the store is opened
 //! ```
 //!

@@ -52,6 +52,15 @@ pub struct CodeRef {
     pub size: u64,
 }
 
+/// A layer version a function uses: its ARN and its archive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LayerRef {
+    /// The layer version's ARN (`arn:aws:lambda:…:layer:<name>:<version>`).
+    pub arn: String,
+    /// The archive, kept in the code store like a function's package.
+    pub code: CodeRef,
+}
+
 /// Everything `GetFunctionConfiguration` describes about one function version.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FunctionConfig {
@@ -82,6 +91,9 @@ pub struct FunctionConfig {
     pub dead_letter_target_arn: Option<String>,
     /// The code package.
     pub code: CodeRef,
+    /// Layers merged into `/opt`, in order: a later layer's files replace
+    /// an earlier one's.
+    pub layers: Vec<LayerRef>,
     /// When the configuration or code last changed.
     pub last_modified: OffsetDateTime,
     /// Changes on every update; used for optimistic concurrency.

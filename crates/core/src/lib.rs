@@ -22,11 +22,12 @@ pub mod s3;
 pub mod schedule;
 pub mod store;
 pub mod validation;
+pub mod version;
 
 pub use arn::{FunctionRef, Region};
 pub use credentials::Credentials;
 pub use function::{
-    Architecture, CodeRef, EventInvokeConfig, FunctionConfig, FunctionRecord, LATEST,
+    Architecture, CodeRef, EventInvokeConfig, FunctionConfig, FunctionRecord, LATEST, LayerRef,
     PolicyStatement,
 };
 pub use runtime::Runtime;

@@ -51,8 +51,97 @@ pub trait FunctionStore: Send + Sync + std::fmt::Debug {
     ) -> Result<(), StoreError>;
     /// Deletes a function; returns whether it existed.
     fn delete_function(&self, name: &str) -> Result<bool, StoreError>;
-    /// Code packages some function still refers to.
+    /// Code packages some function version or layer version still refers to.
     fn referenced_code(&self) -> Result<Vec<String>, StoreError>;
+
+    /// Publishes `$LATEST` as a new version numbered after the last one,
+    /// unless nothing changed since the last version was published (then
+    /// that version is returned). Fails with [`StoreError::RevisionConflict`]
+    /// when `$LATEST`'s revision is no longer `expected_revision_id`. The
+    /// version's description is `description`, or `$LATEST`'s without one.
+    fn publish_version(
+        &self,
+        name: &str,
+        expected_revision_id: &str,
+        description: Option<&str>,
+        revision_id: &str,
+        published: time::OffsetDateTime,
+    ) -> Result<crate::version::Published, StoreError>;
+    /// A published version's configuration (or `$LATEST`'s).
+    fn get_version(
+        &self,
+        name: &str,
+        version: &str,
+    ) -> Result<Option<crate::function::FunctionConfig>, StoreError>;
+    /// Every version of a function: `$LATEST` first, then by number.
+    fn list_versions(&self, name: &str)
+    -> Result<Vec<crate::function::FunctionConfig>, StoreError>;
+    /// Deletes a published version; returns whether it existed.
+    fn delete_version(&self, name: &str, version: &str) -> Result<bool, StoreError>;
+
+    /// Adds an alias; [`StoreError::AlreadyExists`] when the function has one
+    /// by that name, [`StoreError::NotFound`] without the function.
+    fn create_alias(&self, alias: &crate::version::Alias) -> Result<(), StoreError>;
+    /// Replaces an alias if its revision is still `expected_revision_id`.
+    fn update_alias(
+        &self,
+        alias: &crate::version::Alias,
+        expected_revision_id: &str,
+    ) -> Result<(), StoreError>;
+    /// Reads an alias.
+    fn get_alias(
+        &self,
+        function_name: &str,
+        name: &str,
+    ) -> Result<Option<crate::version::Alias>, StoreError>;
+    /// A function's aliases, ordered by name.
+    fn list_aliases(&self, function_name: &str) -> Result<Vec<crate::version::Alias>, StoreError>;
+    /// Deletes an alias; returns whether it existed.
+    fn delete_alias(&self, function_name: &str, name: &str) -> Result<bool, StoreError>;
+
+    /// Adds or replaces a provisioned concurrency configuration.
+    fn put_provisioned_concurrency(
+        &self,
+        config: &crate::version::ProvisionedConcurrencyConfig,
+    ) -> Result<(), StoreError>;
+    /// Provisioned concurrency configurations of one function (ordered by
+    /// qualifier), or of every function when `function_name` is `None`.
+    fn list_provisioned_concurrency(
+        &self,
+        function_name: Option<&str>,
+    ) -> Result<Vec<crate::version::ProvisionedConcurrencyConfig>, StoreError>;
+    /// Deletes a provisioned concurrency configuration; returns whether it existed.
+    fn delete_provisioned_concurrency(
+        &self,
+        function_name: &str,
+        qualifier: &str,
+    ) -> Result<bool, StoreError>;
+}
+
+/// Layers and their versions. A version's number is never reused, even
+/// after it is deleted.
+pub trait LayerStore: Send + Sync + std::fmt::Debug {
+    /// Adds a version of a layer, numbered after its last one (its
+    /// `version` field is ignored); returns the number.
+    fn publish_layer_version(
+        &self,
+        layer: &crate::version::LayerVersion,
+    ) -> Result<u64, StoreError>;
+    /// Reads one version.
+    fn get_layer_version(
+        &self,
+        layer_name: &str,
+        version: u64,
+    ) -> Result<Option<crate::version::LayerVersion>, StoreError>;
+    /// A layer's versions, newest first.
+    fn list_layer_versions(
+        &self,
+        layer_name: &str,
+    ) -> Result<Vec<crate::version::LayerVersion>, StoreError>;
+    /// Every version of every layer, by layer name, newest first within a layer.
+    fn list_all_layer_versions(&self) -> Result<Vec<crate::version::LayerVersion>, StoreError>;
+    /// Deletes a version; returns whether it existed.
+    fn delete_layer_version(&self, layer_name: &str, version: u64) -> Result<bool, StoreError>;
 }
 
 /// A deployment package refused by the code store.
@@ -102,6 +191,10 @@ pub trait CodeStore: Send + Sync + std::fmt::Debug {
     fn unpacked_dir(&self, sha256_hex: &str) -> PathBuf;
     /// Removes packages no function refers to.
     fn remove_unreferenced(&self, referenced: &[String]) -> Result<usize, PackageError>;
+    /// A read-only directory holding these packages (layers) merged in
+    /// order, a later one's files replacing an earlier one's: what an
+    /// instance sees at `/opt`. Built once per list and reused.
+    fn merged_layers(&self, sha256_hexes: &[String]) -> Result<PathBuf, PackageError>;
 }
 
 /// Function logs, in groups and streams.

@@ -30,6 +30,9 @@ use crate::{
 #[derive(Debug)]
 pub(crate) struct Instance {
     pub(crate) revision_id: String,
+    /// Started ahead of invocations for provisioned concurrency; such an
+    /// instance is not reaped when idle.
+    pub(crate) provisioned: bool,
     pub(crate) last_used: Instant,
     pid: i32,
     process: Process,
@@ -81,7 +84,7 @@ pub(crate) async fn run(
         Some(instance) => (instance, None),
         None => {
             let started = Instant::now();
-            let mut instance = match Instance::spawn(config, &request.function).await? {
+            let mut instance = match Instance::spawn(config, &request.function, ON_DEMAND).await? {
                 Ok(instance) => instance,
                 Err((sink, failure)) => {
                     let outcome = report_init_failure(&sink, request, failure, started.elapsed());
@@ -108,11 +111,53 @@ pub(crate) async fn run(
 
 type SpawnResult = Result<Instance, (Arc<LogSink>, InitFailure)>;
 
+/// `AWS_LAMBDA_INITIALIZATION_TYPE` of an instance started for an invocation.
+const ON_DEMAND: &str = "on-demand";
+/// `AWS_LAMBDA_INITIALIZATION_TYPE` of an instance started ahead of them.
+const PROVISIONED: &str = "provisioned-concurrency";
+
+/// Starts and initializes an instance ahead of invocations (provisioned
+/// concurrency); `None` when it could not, which its log says.
+pub(crate) async fn start_provisioned(
+    config: &ExecutorConfig,
+    function: &FunctionConfig,
+) -> Option<Instance> {
+    let started = Instant::now();
+    let failed = |sink: &LogSink, failure: InitFailure| {
+        let init_ms = started.elapsed().as_secs_f64() * 1000.0;
+        sink.line(format!(
+            "INIT_REPORT Init Duration: {init_ms:.2} ms\tPhase: init\tStatus: {}\tError Type: {}",
+            failure.status, failure.error_type
+        ));
+        sink.flush();
+    };
+    match Instance::spawn(config, function, PROVISIONED).await {
+        Ok(Ok(mut instance)) => match instance.wait_ready(config.init_timeout).await {
+            Ok(()) => Some(instance),
+            Err(failure) => {
+                instance.drain_logs().await;
+                failed(&instance.sink, failure);
+                None
+            }
+        },
+        Ok(Err((sink, failure))) => {
+            failed(&sink, failure);
+            None
+        }
+        Err(error) => {
+            tracing::warn!(function = %function.name, version = %function.version, %error,
+                "could not start a provisioned instance");
+            None
+        }
+    }
+}
+
 impl Instance {
     /// Starts the process and its Runtime API.
     async fn spawn(
         config: &ExecutorConfig,
         function: &FunctionConfig,
+        initialization_type: &'static str,
     ) -> Result<SpawnResult, ExecutorError> {
         let launch = config.catalog.resolve(function.runtime)?;
         let instance_id = random_hex(16);
@@ -124,6 +169,7 @@ impl Instance {
             config.log_store.clone(),
         ));
         let code_dir = config.code_store.unpacked_dir(&function.code.sha256_hex);
+        let opt_dir = merged_layers(config, function).await?;
         let scratch_dir = config.instances_dir.join(&instance_id);
         let tmp_dir = scratch_dir.join("tmp");
         std::fs::create_dir_all(&tmp_dir).map_err(start_error)?;
@@ -187,8 +233,23 @@ impl Instance {
                     "INIT_START Runtime Version: {}\tRuntime Version ARN: arn:aws:lambda:{}::runtime:rayo-{}",
                     function.runtime, config.region.name, function.runtime
                 ));
-                let bootstrap = code_dir.join("bootstrap");
-                if !is_executable(&bootstrap) {
+                // The package's own bootstrap, else a layer's, as on Lambda.
+                let layer_bootstrap = opt_dir
+                    .as_ref()
+                    .map(|dir| dir.join("bootstrap"))
+                    .filter(|path| is_executable(path));
+                let program = if is_executable(&code_dir.join("bootstrap")) {
+                    Some(paths.task_root.join("bootstrap"))
+                } else {
+                    layer_bootstrap.map(|host_path| {
+                        if sandbox.is_some() {
+                            PathBuf::from("/opt/bootstrap")
+                        } else {
+                            host_path
+                        }
+                    })
+                };
+                let Some(program) = program else {
                     server.abort();
                     let _ = std::fs::remove_dir_all(&scratch_dir);
                     let message = format!(
@@ -203,9 +264,9 @@ impl Instance {
                             status: "error",
                         },
                     )));
-                }
+                };
                 (
-                    paths.task_root.join("bootstrap"),
+                    program,
                     Vec::new(),
                     default_python
                         .as_ref()
@@ -214,7 +275,7 @@ impl Instance {
             }
         };
 
-        let env = instance_environment(
+        let mut env = instance_environment(
             config,
             function,
             &launch,
@@ -223,6 +284,18 @@ impl Instance {
             sink.stream(),
             path_head,
         );
+        if let Some(entry) = env
+            .iter_mut()
+            .find(|(name, _)| name == "AWS_LAMBDA_INITIALIZATION_TYPE")
+        {
+            entry.1 = initialization_type.to_string();
+        }
+        if sandbox.is_none()
+            && let Some(opt_dir) = &opt_dir
+        {
+            // No mount namespace: the runtime finds the layers where they are.
+            env.push(("_RAYO_OPT_ROOT".to_string(), opt_dir.display().to_string()));
+        }
         let (pipe_reader, pipe_writer) = std::io::pipe().map_err(start_error)?;
         let (process, cgroup) = match (&sandbox, uid) {
             (Some(support), Some(uid)) => {
@@ -241,7 +314,7 @@ impl Instance {
                     env,
                     task_root: code_dir.clone(),
                     runtime_ro_paths,
-                    opt_dir: None,
+                    opt_dir: opt_dir.clone(),
                     runtime_dir: Some(config.catalog.runtime_dir().to_path_buf()),
                     tmp_size_mb: function.ephemeral_storage_mb,
                     memory_mb: function.memory_size,
@@ -299,6 +372,7 @@ impl Instance {
 
         Ok(Ok(Instance {
             revision_id: function.revision_id.clone(),
+            provisioned: initialization_type == PROVISIONED,
             last_used: Instant::now(),
             pid,
             process,
@@ -596,7 +670,19 @@ async fn fork_from_zygote(
         .iter()
         .map(|(name, value)| (name.as_str(), value.as_str()))
         .collect();
-    let entries = package_entries(&spec.task_root);
+    let mut entries = package_entries(&spec.task_root);
+    // Layers' Python directories are on sys.path too: their modules may
+    // shadow the zygote's as a package's may.
+    if let Some(opt_dir) = &spec.opt_dir {
+        let python = opt_dir.join("python");
+        entries.extend(package_entries(&python));
+        entries.extend(package_entries(
+            &python
+                .join("lib")
+                .join(format!("python3.{}", interpreter.minor))
+                .join("site-packages"),
+        ));
+    }
     let env_bytes = zygote::environment_bytes(&spec.env);
     let purge_third_party = match zygote::fit(&function_env, env_bytes, &entries, &zygote.preloaded)
     {
@@ -635,6 +721,28 @@ async fn fork_from_zygote(
             None
         }
     }
+}
+
+/// The directory an instance of `function` sees at `/opt`: its layers
+/// merged in order, or `None` without layers.
+async fn merged_layers(
+    config: &ExecutorConfig,
+    function: &FunctionConfig,
+) -> Result<Option<PathBuf>, ExecutorError> {
+    if function.layers.is_empty() {
+        return Ok(None);
+    }
+    let hashes: Vec<String> = function
+        .layers
+        .iter()
+        .map(|layer| layer.code.sha256_hex.clone())
+        .collect();
+    let code_store = config.code_store.clone();
+    let merged = tokio::task::spawn_blocking(move || code_store.merged_layers(&hashes))
+        .await
+        .map_err(|error| ExecutorError::Start(format!("merging layers: {error}")))?
+        .map_err(|error| ExecutorError::Start(format!("merging layers: {error}")))?;
+    Ok(Some(merged))
 }
 
 /// The top-level entries of a function's package: name, and whether a directory.
@@ -774,7 +882,7 @@ fn instance_environment(
         function_log_group(&function.name),
     );
     set("AWS_LAMBDA_LOG_STREAM_NAME", log_stream.to_string());
-    set("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand".to_string());
+    set("AWS_LAMBDA_INITIALIZATION_TYPE", ON_DEMAND.to_string());
     set(
         "AWS_EXECUTION_ENV",
         format!("AWS_Lambda_{}", function.runtime),

@@ -183,6 +183,26 @@ impl ThrottleReason {
     }
 }
 
+/// A function version to keep instances of, initialized ahead of invocations.
+#[derive(Debug, Clone)]
+pub struct ProvisionedTarget {
+    /// The version's configuration.
+    pub function: FunctionConfig,
+    /// How many instances.
+    pub count: u32,
+    /// The function's reserved concurrency, if it has one.
+    pub reserved_concurrency: Option<u32>,
+}
+
+/// How the provisioned instances of a function version stand.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ProvisionedStatus {
+    /// Instances initialized (idle or busy).
+    pub ready: u32,
+    /// Whether the last instance started for it failed to initialize.
+    pub failed: bool,
+}
+
 /// The messages the pool actor understands; the contract between the invoker
 /// and the executor.
 #[derive(Debug)]
@@ -199,6 +219,23 @@ pub enum ExecutorCommand {
     ReservedConcurrencyChanged {
         /// Concurrency reserved by all functions together.
         total_reserved: u32,
+    },
+    /// The versions of a function to keep initialized instances of, and
+    /// how many: replaces whatever was asked for that function before.
+    SetProvisioned {
+        /// The function's name.
+        function_name: String,
+        /// One entry per version.
+        targets: Vec<ProvisionedTarget>,
+    },
+    /// How the provisioned instances of a function version stand.
+    ProvisionedReady {
+        /// The function's name.
+        function_name: String,
+        /// The version.
+        version: String,
+        /// The answer.
+        reply: oneshot::Sender<ProvisionedStatus>,
     },
     /// A function was deleted: end its idle instances.
     FunctionDeleted {
@@ -285,6 +322,33 @@ impl Executor {
     pub async fn set_total_reserved(&self, total_reserved: u32) {
         let command = ExecutorCommand::ReservedConcurrencyChanged { total_reserved };
         let _ = self.commands.send(command).await;
+    }
+
+    /// Sets the versions of a function kept initialized (provisioned concurrency).
+    pub async fn set_provisioned(&self, function_name: &str, targets: Vec<ProvisionedTarget>) {
+        let command = ExecutorCommand::SetProvisioned {
+            function_name: function_name.to_string(),
+            targets,
+        };
+        let _ = self.commands.send(command).await;
+    }
+
+    /// How the provisioned instances of a function version stand.
+    pub async fn provisioned_status(
+        &self,
+        function_name: &str,
+        version: &str,
+    ) -> ProvisionedStatus {
+        let (reply, count) = oneshot::channel();
+        let command = ExecutorCommand::ProvisionedReady {
+            function_name: function_name.to_string(),
+            version: version.to_string(),
+            reply,
+        };
+        if self.commands.send(command).await.is_err() {
+            return ProvisionedStatus::default();
+        }
+        count.await.unwrap_or_default()
     }
 
     /// Tells the executor a function is gone.

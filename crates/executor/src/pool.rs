@@ -12,6 +12,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::instance::{self, Instance};
 use crate::{
     ExecutorCommand, ExecutorConfig, ExecutorError, FunctionInstances, InvocationOutcome,
+    ProvisionedStatus, ProvisionedTarget,
     ThrottleReason,
 };
 
@@ -22,6 +23,44 @@ struct Pool {
     busy: usize,
     /// The newest revision seen; instances of older ones are not reused.
     revision_id: String,
+    /// Provisioned concurrency asked for this version.
+    provisioned: Option<ProvisionedTarget>,
+    /// Provisioned instances starting, idle or busy.
+    provisioned_alive: u32,
+    /// Provisioned instances initialized (idle or busy).
+    provisioned_ready: u32,
+    /// Whether the last provisioned instance started failed to initialize.
+    provisioned_failed: bool,
+}
+
+impl Pool {
+    fn provisioned_wanted(&self) -> u32 {
+        self.provisioned.as_ref().map_or(0, |t| t.count)
+    }
+
+    /// Turns provisioned instances past what is asked for into ordinary
+    /// ones, which idle reaping ends.
+    fn shed_provisioned(&mut self) {
+        let wanted = self.provisioned_wanted();
+        for instance in self.idle.iter_mut() {
+            if self.provisioned_alive <= wanted {
+                break;
+            }
+            if instance.provisioned {
+                instance.provisioned = false;
+                self.provisioned_alive -= 1;
+                self.provisioned_ready = self.provisioned_ready.saturating_sub(1);
+            }
+        }
+    }
+}
+
+/// A provisioned instance that finished starting (or failed to).
+#[derive(Debug)]
+struct ProvisionedStarted {
+    key: String,
+    revision_id: String,
+    instance: Option<Instance>,
 }
 
 /// An invocation task's report back to the actor.
@@ -30,6 +69,11 @@ struct Released {
     key: String,
     function_name: String,
     reserved: bool,
+    /// Whether the invocation took a concurrency slot (one served by a
+    /// provisioned instance does not: that instance is its slot).
+    counted: bool,
+    /// Whether the instance it ran on was a provisioned one.
+    provisioned: bool,
     instance: Option<Instance>,
 }
 
@@ -39,6 +83,12 @@ struct Released {
 struct Concurrency {
     account_limit: u32,
     total_reserved: u32,
+    /// Provisioned concurrency of functions without a reservation, which
+    /// the unreserved pool keeps for them.
+    unreserved_provisioned: u32,
+    /// Provisioned concurrency of each function with a reservation: its
+    /// on-demand invocations get what the reservation leaves.
+    reserved_provisioned: HashMap<String, u32>,
     unreserved_busy: u32,
     busy_by_function: HashMap<String, u32>,
 }
@@ -54,8 +104,13 @@ impl Concurrency {
             .busy_by_function
             .entry(function_name.to_string())
             .or_default();
+        let provisioned = self
+            .reserved_provisioned
+            .get(function_name)
+            .copied()
+            .unwrap_or(0);
         match reserved {
-            Some(limit) if *busy >= limit => {
+            Some(limit) if *busy + provisioned >= limit => {
                 Err(ThrottleReason::ReservedFunctionConcurrentInvocationLimitExceeded)
             }
             Some(_) => {
@@ -63,13 +118,33 @@ impl Concurrency {
                 Ok(())
             }
             None => {
-                let unreserved = self.account_limit.saturating_sub(self.total_reserved);
+                let unreserved = self
+                    .account_limit
+                    .saturating_sub(self.total_reserved)
+                    .saturating_sub(self.unreserved_provisioned);
                 if self.unreserved_busy >= unreserved {
                     return Err(ThrottleReason::ConcurrentInvocationLimitExceeded);
                 }
                 *busy += 1;
                 self.unreserved_busy += 1;
                 Ok(())
+            }
+        }
+    }
+
+    /// Takes in what the pools are asked to keep provisioned.
+    fn count_provisioned(&mut self, pools: &HashMap<String, Pool>) {
+        self.unreserved_provisioned = 0;
+        self.reserved_provisioned.clear();
+        for target in pools.values().filter_map(|pool| pool.provisioned.as_ref()) {
+            match target.reserved_concurrency {
+                None => self.unreserved_provisioned += target.count,
+                Some(_) => {
+                    *self
+                        .reserved_provisioned
+                        .entry(target.function.name.clone())
+                        .or_default() += target.count;
+                }
             }
         }
     }
@@ -94,6 +169,7 @@ pub(crate) async fn run(
 ) {
     let mut pools: HashMap<String, Pool> = HashMap::new();
     let (released_sender, mut released) = mpsc::unbounded_channel::<Released>();
+    let (started_sender, mut started) = mpsc::unbounded_channel::<ProvisionedStarted>();
     let mut reaper = tokio::time::interval(reap_interval(config.idle_timeout));
     let mut shutdown: Option<oneshot::Sender<()>> = None;
     let mut concurrency = Concurrency {
@@ -105,15 +181,50 @@ pub(crate) async fn run(
             // Instances coming back are taken in before new invocations, so a
             // caller's next invocation finds the instance its last one freed.
             biased;
-            Some(Released { key, function_name, reserved, instance }) = released.recv() => {
-                concurrency.release(&function_name, reserved);
+            Some(Released { key, function_name, reserved, counted, provisioned, instance }) = released.recv() => {
+                if counted {
+                    concurrency.release(&function_name, reserved);
+                }
                 if let Some(pool) = pools.get_mut(&key) {
                     pool.busy -= 1;
+                    let alive = instance.is_some();
                     if let Some(instance) = instance
                         && instance.revision_id == pool.revision_id
                         && shutdown.is_none()
                     {
                         pool.idle.push(instance);
+                    } else if provisioned && pool.provisioned_alive > 0 {
+                        // A provisioned instance ended (or went stale): replace it.
+                        pool.provisioned_alive -= 1;
+                        pool.provisioned_ready = pool.provisioned_ready.saturating_sub(1);
+                    }
+                    if provisioned && alive {
+                        pool.shed_provisioned();
+                    }
+                    if shutdown.is_none() {
+                        replenish(&config, &key, pool, &started_sender);
+                    }
+                }
+            }
+            Some(ProvisionedStarted { key, revision_id, instance }) = started.recv() => {
+                if let Some(pool) = pools.get_mut(&key) {
+                    match instance {
+                        Some(instance)
+                            if shutdown.is_none()
+                                && revision_id == pool.revision_id
+                                && pool.provisioned_alive <= pool.provisioned_wanted() =>
+                        {
+                            pool.provisioned_ready += 1;
+                            pool.provisioned_failed = false;
+                            pool.idle.push(instance);
+                        }
+                        // Failed: tried again at the next reaping.
+                        None => {
+                            pool.provisioned_alive = pool.provisioned_alive.saturating_sub(1);
+                            pool.provisioned_failed = true;
+                        }
+                        // Not wanted any more: it ends here.
+                        Some(_) => pool.provisioned_alive = pool.provisioned_alive.saturating_sub(1),
                     }
                 }
             }
@@ -121,20 +232,31 @@ pub(crate) async fn run(
                 Some(ExecutorCommand::Invoke { request, reply }) => {
                     let function_name = request.function.name.clone();
                     let reserved = request.reserved_concurrency.is_some();
-                    if let Err(reason) = concurrency.acquire(&function_name, request.reserved_concurrency) {
-                        config.metrics.record_throttle(&function_name);
-                        let _ = reply.send(Err(ExecutorError::Throttled(reason)));
-                        continue;
-                    }
-                    config.metrics.execution_started(&function_name);
                     let key = pool_key(&request.function.name, &request.function.version);
                     let pool = pools.entry(key.clone()).or_default();
                     if pool.revision_id != request.function.revision_id {
                         pool.revision_id = request.function.revision_id.clone();
                         pool.idle.clear();
+                        pool.provisioned_alive = 0;
+                        pool.provisioned_ready = 0;
                     }
-                    // The most recently used instance is the warmest.
-                    let idle = pool.idle.pop();
+                    // A provisioned instance first; else the most recently
+                    // used, the warmest.
+                    let idle = match pool.idle.iter().rposition(|i| i.provisioned) {
+                        Some(index) => Some(pool.idle.remove(index)),
+                        None => None,
+                    };
+                    let provisioned = idle.is_some();
+                    let counted = !provisioned;
+                    if counted
+                        && let Err(reason) = concurrency.acquire(&function_name, request.reserved_concurrency)
+                    {
+                        config.metrics.record_throttle(&function_name);
+                        let _ = reply.send(Err(ExecutorError::Throttled(reason)));
+                        continue;
+                    }
+                    config.metrics.execution_started(&function_name);
+                    let idle = idle.or_else(|| pool.idle.pop());
                     pool.busy += 1;
                     let config = config.clone();
                     let released_sender = released_sender.clone();
@@ -152,7 +274,9 @@ pub(crate) async fn run(
                         };
                         // Released before the caller hears back, so that its
                         // next invocation can reuse this instance.
-                        let _ = released_sender.send(Released { key, function_name, reserved, instance });
+                        let _ = released_sender.send(Released {
+                            key, function_name, reserved, counted, provisioned, instance,
+                        });
                         let _ = reply.send(outcome);
                     });
                 }
@@ -162,18 +286,59 @@ pub(crate) async fn run(
                 Some(ExecutorCommand::ReservedConcurrencyChanged { total_reserved }) => {
                     concurrency.total_reserved = total_reserved;
                 }
+                Some(ExecutorCommand::SetProvisioned { function_name, targets }) => {
+                    let prefix = format!("{function_name}:");
+                    for (key, pool) in pools.iter_mut() {
+                        if key.starts_with(&prefix) {
+                            pool.provisioned = None;
+                        }
+                    }
+                    for target in targets {
+                        let key = pool_key(&target.function.name, &target.function.version);
+                        let pool = pools.entry(key).or_default();
+                        if pool.revision_id != target.function.revision_id {
+                            pool.revision_id = target.function.revision_id.clone();
+                            pool.idle.clear();
+                            pool.provisioned_alive = 0;
+                            pool.provisioned_ready = 0;
+                        }
+                        pool.provisioned = Some(target);
+                        pool.provisioned_failed = false;
+                    }
+                    for (key, pool) in pools.iter_mut() {
+                        if key.starts_with(&prefix) {
+                            pool.shed_provisioned();
+                            replenish(&config, key, pool, &started_sender);
+                        }
+                    }
+                    concurrency.count_provisioned(&pools);
+                }
+                Some(ExecutorCommand::ProvisionedReady { function_name, version, reply }) => {
+                    let status = pools
+                        .get(&pool_key(&function_name, &version))
+                        .map_or(ProvisionedStatus::default(), |pool| ProvisionedStatus {
+                            ready: pool.provisioned_ready,
+                            failed: pool.provisioned_failed,
+                        });
+                    let _ = reply.send(status);
+                }
                 Some(ExecutorCommand::FunctionDeleted { name }) => {
                     let prefix = format!("{name}:");
                     for (key, pool) in pools.iter_mut() {
                         if key.starts_with(&prefix) {
                             pool.idle.clear();
                             pool.revision_id.clear();
+                            pool.provisioned = None;
+                            pool.provisioned_alive = 0;
+                            pool.provisioned_ready = 0;
                         }
                     }
+                    concurrency.count_provisioned(&pools);
                 }
                 Some(ExecutorCommand::Shutdown { reply }) => {
                     for pool in pools.values_mut() {
                         pool.idle.clear();
+                        pool.provisioned = None;
                     }
                     shutdown = Some(reply);
                 }
@@ -181,10 +346,21 @@ pub(crate) async fn run(
             },
             _ = reaper.tick() => {
                 let idle_timeout = config.idle_timeout;
-                for pool in pools.values_mut() {
-                    pool.idle.retain(|instance| instance.last_used.elapsed() < idle_timeout);
+                for (key, pool) in pools.iter_mut() {
+                    pool.idle.retain(|instance| {
+                        instance.provisioned || instance.last_used.elapsed() < idle_timeout
+                    });
+                    // Provisioned instances that failed to start are tried again.
+                    if shutdown.is_none() {
+                        replenish(&config, key, pool, &started_sender);
+                    }
                 }
-                pools.retain(|_, pool| pool.busy > 0 || !pool.idle.is_empty() || !pool.revision_id.is_empty());
+                pools.retain(|_, pool| {
+                    pool.busy > 0
+                        || !pool.idle.is_empty()
+                        || !pool.revision_id.is_empty()
+                        || pool.provisioned.is_some()
+                });
             }
         }
         if shutdown.is_some() && pools.values().all(|pool| pool.busy == 0) {
@@ -231,6 +407,33 @@ fn instances_by_function(pools: &HashMap<String, Pool>) -> Vec<FunctionInstances
         entry.busy += pool.busy as u32;
     }
     by_function.into_values().collect()
+}
+
+/// Starts provisioned instances until as many as asked for exist.
+fn replenish(
+    config: &Arc<ExecutorConfig>,
+    key: &str,
+    pool: &mut Pool,
+    started: &mpsc::UnboundedSender<ProvisionedStarted>,
+) {
+    let Some(target) = &pool.provisioned else {
+        return;
+    };
+    while pool.provisioned_alive < target.count {
+        pool.provisioned_alive += 1;
+        let config = config.clone();
+        let function = target.function.clone();
+        let started = started.clone();
+        let key = key.to_string();
+        tokio::spawn(async move {
+            let instance = instance::start_provisioned(&config, &function).await;
+            let _ = started.send(ProvisionedStarted {
+                key,
+                revision_id: function.revision_id.clone(),
+                instance,
+            });
+        });
+    }
 }
 
 fn pool_key(name: &str, version: &str) -> String {
@@ -300,6 +503,30 @@ mod tests {
         assert_eq!(c.acquire("r", Some(1)), Ok(()));
         assert_eq!(
             c.acquire("z", Some(0)),
+            Err(ThrottleReason::ReservedFunctionConcurrentInvocationLimitExceeded)
+        );
+    }
+
+    #[test]
+    fn provisioned_concurrency_is_kept_out_of_on_demand_slots() {
+        let mut c = Concurrency {
+            account_limit: 4,
+            total_reserved: 2,
+            // One provisioned instance of an unreserved function: one
+            // unreserved slot is left for on-demand invocations.
+            unreserved_provisioned: 1,
+            ..Concurrency::default()
+        };
+        c.reserved_provisioned.insert("r".to_string(), 1);
+        assert_eq!(c.acquire("a", None), Ok(()));
+        assert_eq!(
+            c.acquire("b", None),
+            Err(ThrottleReason::ConcurrentInvocationLimitExceeded)
+        );
+        // `r` reserves 2, one of them provisioned: one on-demand slot.
+        assert_eq!(c.acquire("r", Some(2)), Ok(()));
+        assert_eq!(
+            c.acquire("r", Some(2)),
             Err(ThrottleReason::ReservedFunctionConcurrentInvocationLimitExceeded)
         );
     }

@@ -23,6 +23,7 @@ use tokio::sync::Notify;
 
 pub use dispatcher::{AsyncDispatcher, AsyncOptions};
 pub use queue_notifier::QueueNotifier;
+use rayo_core::version::is_version_number;
 use rayo_core::{FunctionConfig, FunctionRecord, FunctionRef, LATEST, Region};
 use rayo_executor::{Executor, ExecutorError, InvocationOutcome, InvocationRequest};
 pub use scheduler::{ScheduleOptions, Scheduler};
@@ -125,7 +126,9 @@ impl Invoker {
         self.queue_changed.notify_one();
     }
 
-    /// Finds the function record and configuration an invocation of `function` runs.
+    /// Finds the function record and configuration an invocation of
+    /// `function` runs: `$LATEST`, a published version, or the version an
+    /// alias points at (for a weighted alias, one drawn by its weights).
     pub fn resolve(
         &self,
         function: &FunctionRef,
@@ -141,13 +144,26 @@ impl Invoker {
             .functions
             .get_function(&function.name)?
             .ok_or_else(not_found)?;
-        match function.qualifier.as_deref() {
-            None | Some(LATEST) => {
-                let config = record.config.clone();
-                Ok((record, config))
+        let version = match function.qualifier.as_deref() {
+            None | Some(LATEST) => None,
+            Some(version) if is_version_number(version) => Some(version.to_string()),
+            Some(alias) => {
+                let alias = self
+                    .functions
+                    .get_alias(&function.name, alias)?
+                    .ok_or_else(not_found)?;
+                let roll = rand::random::<f64>();
+                Some(alias.pick_version(roll).to_string()).filter(|v| v != LATEST)
             }
-            Some(_) => Err(not_found()),
-        }
+        };
+        let config = match version {
+            None => record.config.clone(),
+            Some(version) => self
+                .functions
+                .get_version(&function.name, &version)?
+                .ok_or_else(not_found)?,
+        };
+        Ok((record, config))
     }
 
     /// Runs a synchronous invocation and waits for its outcome.

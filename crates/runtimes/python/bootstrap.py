@@ -88,12 +88,14 @@ def _prepare_paths():
 
     task_root = os.environ.get("LAMBDA_TASK_ROOT") or os.getcwd()
     pythonpath_set = "PYTHONPATH" in os.environ
+    # Layers are at /opt in a sandbox; without one rayo names their directory.
+    opt_root = os.environ.pop("_RAYO_OPT_ROOT", "/opt")
     front = [task_root]
     opt_dirs = []
     if not pythonpath_set:
         opt_dirs = [
-            "/opt/python/lib/python%d.%d/site-packages" % sys.version_info[:2],
-            "/opt/python",
+            opt_root + "/python/lib/python%d.%d/site-packages" % sys.version_info[:2],
+            opt_root + "/python",
         ]
         front.extend(opt_dirs)
     sys.path[:] = front + kept

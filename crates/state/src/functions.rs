@@ -3,16 +3,18 @@
 use std::collections::BTreeMap;
 
 use rayo_core::function::{
-    Architecture, CodeRef, EventInvokeConfig, FunctionConfig, FunctionRecord, LATEST,
+    Architecture, CodeRef, EventInvokeConfig, FunctionConfig, FunctionRecord, LATEST, LayerRef,
     PolicyStatement,
 };
 use rayo_core::runtime::Runtime;
 use rayo_core::store::{FunctionStore, StoreError};
+use rayo_core::version::{Alias, ProvisionedConcurrencyConfig, Published};
 use rusqlite::{OptionalExtension, Row, Transaction, params};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::db::{SqliteState, backend, sql_limit};
+use crate::versions;
 
 impl FunctionStore for SqliteState {
     fn create_function(&self, record: &FunctionRecord) -> Result<(), StoreError> {
@@ -161,13 +163,93 @@ impl FunctionStore for SqliteState {
         // Every version counts, not only `$LATEST`: a published version
         // keeps running the code it was published with.
         let connection = self.connection();
+        // So do layer versions, and the layers of every function version
+        // (which keep running after their layer version is deleted).
         let mut statement = connection
             .prepare_cached(
-                "SELECT DISTINCT code_sha256 FROM function_versions ORDER BY code_sha256",
+                "SELECT code_sha256 FROM function_versions
+                 UNION
+                 SELECT code_sha256 FROM layer_versions
+                 UNION
+                 SELECT json_extract(l.value, '$.sha256')
+                 FROM function_versions v, json_each(v.config, '$.layers') l
+                 ORDER BY 1",
             )
             .map_err(backend)?;
         let rows = statement.query_map([], |r| r.get(0)).map_err(backend)?;
         rows.map(|sha| sha.map_err(backend)).collect()
+    }
+
+    fn publish_version(
+        &self,
+        name: &str,
+        expected_revision_id: &str,
+        description: Option<&str>,
+        revision_id: &str,
+        published: OffsetDateTime,
+    ) -> Result<Published, StoreError> {
+        versions::publish_version(
+            self,
+            name,
+            expected_revision_id,
+            description,
+            revision_id,
+            published,
+        )
+    }
+
+    fn get_version(&self, name: &str, version: &str) -> Result<Option<FunctionConfig>, StoreError> {
+        versions::get_version(self, name, version)
+    }
+
+    fn list_versions(&self, name: &str) -> Result<Vec<FunctionConfig>, StoreError> {
+        versions::list_versions(self, name)
+    }
+
+    fn delete_version(&self, name: &str, version: &str) -> Result<bool, StoreError> {
+        versions::delete_version(self, name, version)
+    }
+
+    fn create_alias(&self, alias: &Alias) -> Result<(), StoreError> {
+        versions::create_alias(self, alias)
+    }
+
+    fn update_alias(&self, alias: &Alias, expected_revision_id: &str) -> Result<(), StoreError> {
+        versions::update_alias(self, alias, expected_revision_id)
+    }
+
+    fn get_alias(&self, function_name: &str, name: &str) -> Result<Option<Alias>, StoreError> {
+        versions::get_alias(self, function_name, name)
+    }
+
+    fn list_aliases(&self, function_name: &str) -> Result<Vec<Alias>, StoreError> {
+        versions::list_aliases(self, function_name)
+    }
+
+    fn delete_alias(&self, function_name: &str, name: &str) -> Result<bool, StoreError> {
+        versions::delete_alias(self, function_name, name)
+    }
+
+    fn put_provisioned_concurrency(
+        &self,
+        config: &ProvisionedConcurrencyConfig,
+    ) -> Result<(), StoreError> {
+        versions::put_provisioned_concurrency(self, config)
+    }
+
+    fn list_provisioned_concurrency(
+        &self,
+        function_name: Option<&str>,
+    ) -> Result<Vec<ProvisionedConcurrencyConfig>, StoreError> {
+        versions::list_provisioned_concurrency(self, function_name)
+    }
+
+    fn delete_provisioned_concurrency(
+        &self,
+        function_name: &str,
+        qualifier: &str,
+    ) -> Result<bool, StoreError> {
+        versions::delete_provisioned_concurrency(self, function_name, qualifier)
     }
 }
 
@@ -233,22 +315,7 @@ impl<'a> FunctionRow<'a> {
                 config.version, config.name
             )));
         }
-        let document = ConfigDocument {
-            runtime: config.runtime.to_string(),
-            handler: config.handler.clone(),
-            role: config.role.clone(),
-            description: config.description.clone(),
-            memory_size: config.memory_size,
-            timeout: config.timeout,
-            environment: config.environment.clone(),
-            architectures: config
-                .architectures
-                .iter()
-                .map(|a| a.as_str().to_string())
-                .collect(),
-            ephemeral_storage_mb: config.ephemeral_storage_mb,
-            dead_letter_target_arn: config.dead_letter_target_arn.clone(),
-        };
+        let document = ConfigDocument::from_config(config, None);
         let policy: Vec<StatementDocument> = record
             .policy
             .iter()
@@ -315,22 +382,10 @@ impl StoredFunction {
         let unreadable = |what: &str, error: &dyn std::fmt::Display| -> StoreError {
             StoreError::Backend(format!("function {name} has an unreadable {what}: {error}"))
         };
-        let document: ConfigDocument =
-            serde_json::from_str(&self.config).map_err(|e| unreadable("configuration", &e))?;
         let tags: BTreeMap<String, String> =
             serde_json::from_str(&self.tags).map_err(|e| unreadable("tag set", &e))?;
         let policy: Vec<StatementDocument> =
             serde_json::from_str(&self.policy).map_err(|e| unreadable("policy", &e))?;
-        let runtime = Runtime::parse(&document.runtime).map_err(|e| unreadable("runtime", &e))?;
-        let architectures = document
-            .architectures
-            .iter()
-            .map(|a| Architecture::parse(a))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| unreadable("architecture", &e))?;
-        let last_modified = from_unix_ms(self.last_modified_ms)
-            .map_err(|e| unreadable("last modified time", &e))?;
-        let code_size = u64::try_from(self.code_size).map_err(|e| unreadable("code size", &e))?;
         let event_invoke_config = self
             .event_invoke_config
             .as_deref()
@@ -338,27 +393,17 @@ impl StoredFunction {
             .transpose()
             .map_err(|e| unreadable("event invoke configuration", &e))?
             .map(EventInvokeDocument::into_config);
+        let config = version_config(
+            &name,
+            self.version,
+            self.revision_id,
+            self.code_sha256,
+            self.code_size,
+            self.last_modified_ms,
+            &self.config,
+        )?;
         Ok(FunctionRecord {
-            config: FunctionConfig {
-                name: name.clone(),
-                version: self.version,
-                runtime,
-                handler: document.handler,
-                role: document.role,
-                description: document.description,
-                memory_size: document.memory_size,
-                timeout: document.timeout,
-                environment: document.environment,
-                architectures,
-                ephemeral_storage_mb: document.ephemeral_storage_mb,
-                dead_letter_target_arn: document.dead_letter_target_arn,
-                code: CodeRef {
-                    sha256_hex: self.code_sha256,
-                    size: code_size,
-                },
-                last_modified,
-                revision_id: self.revision_id,
-            },
+            config,
             tags,
             policy: policy
                 .into_iter()
@@ -413,7 +458,7 @@ impl EventInvokeDocument {
 /// written before them still read; unknown fields are ignored so an older
 /// rayo reads rows a newer one wrote.
 #[derive(Debug, Serialize, Deserialize)]
-struct ConfigDocument {
+pub(crate) struct ConfigDocument {
     runtime: String,
     handler: String,
     role: String,
@@ -427,6 +472,122 @@ struct ConfigDocument {
     ephemeral_storage_mb: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     dead_letter_target_arn: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    layers: Vec<LayerDocument>,
+    /// On a published version: the `$LATEST` revision it was published
+    /// from, so that publishing an unchanged `$LATEST` again is noticed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    published_from: Option<String>,
+}
+
+/// A layer in [`ConfigDocument::layers`].
+#[derive(Debug, Serialize, Deserialize)]
+struct LayerDocument {
+    arn: String,
+    sha256: String,
+    size: u64,
+}
+
+impl ConfigDocument {
+    pub(crate) fn from_config(
+        config: &FunctionConfig,
+        published_from: Option<String>,
+    ) -> ConfigDocument {
+        ConfigDocument {
+            runtime: config.runtime.to_string(),
+            handler: config.handler.clone(),
+            role: config.role.clone(),
+            description: config.description.clone(),
+            memory_size: config.memory_size,
+            timeout: config.timeout,
+            environment: config.environment.clone(),
+            architectures: config
+                .architectures
+                .iter()
+                .map(|a| a.as_str().to_string())
+                .collect(),
+            ephemeral_storage_mb: config.ephemeral_storage_mb,
+            dead_letter_target_arn: config.dead_letter_target_arn.clone(),
+            layers: config
+                .layers
+                .iter()
+                .map(|layer| LayerDocument {
+                    arn: layer.arn.clone(),
+                    sha256: layer.code.sha256_hex.clone(),
+                    size: layer.code.size,
+                })
+                .collect(),
+            published_from,
+        }
+    }
+}
+
+/// A configuration from a `function_versions` row's columns.
+pub(crate) fn version_config(
+    name: &str,
+    version: String,
+    revision_id: String,
+    code_sha256: String,
+    code_size: i64,
+    last_modified_ms: i64,
+    config: &str,
+) -> Result<FunctionConfig, StoreError> {
+    let unreadable = |what: &str, error: &dyn std::fmt::Display| -> StoreError {
+        StoreError::Backend(format!(
+            "version {version} of function {name} has an unreadable {what}: {error}"
+        ))
+    };
+    let document: ConfigDocument =
+        serde_json::from_str(config).map_err(|e| unreadable("configuration", &e))?;
+    let runtime = Runtime::parse(&document.runtime).map_err(|e| unreadable("runtime", &e))?;
+    let architectures = document
+        .architectures
+        .iter()
+        .map(|a| Architecture::parse(a))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| unreadable("architecture", &e))?;
+    let last_modified =
+        from_unix_ms(last_modified_ms).map_err(|e| unreadable("last modified time", &e))?;
+    let code_size = u64::try_from(code_size).map_err(|e| unreadable("code size", &e))?;
+    Ok(FunctionConfig {
+        name: name.to_string(),
+        version,
+        runtime,
+        handler: document.handler,
+        role: document.role,
+        description: document.description,
+        memory_size: document.memory_size,
+        timeout: document.timeout,
+        environment: document.environment,
+        architectures,
+        ephemeral_storage_mb: document.ephemeral_storage_mb,
+        dead_letter_target_arn: document.dead_letter_target_arn,
+        code: CodeRef {
+            sha256_hex: code_sha256,
+            size: code_size,
+        },
+        layers: document
+            .layers
+            .into_iter()
+            .map(|layer| LayerRef {
+                arn: layer.arn,
+                code: CodeRef {
+                    sha256_hex: layer.sha256,
+                    size: layer.size,
+                },
+            })
+            .collect(),
+        last_modified,
+        revision_id,
+    })
+}
+
+/// The `$LATEST` revision a published version's stored configuration was
+/// published from.
+pub(crate) fn published_from(config: &str) -> Option<String> {
+    serde_json::from_str::<ConfigDocument>(config)
+        .ok()
+        .and_then(|document| document.published_from)
 }
 
 /// One policy statement as kept in `functions.policy`.
@@ -477,13 +638,13 @@ impl StatementDocument {
 
 /// Milliseconds since the epoch, rounded down: the API prints milliseconds,
 /// so finer precision is not kept.
-fn unix_ms(time: OffsetDateTime) -> i64 {
+pub(crate) fn unix_ms(time: OffsetDateTime) -> i64 {
     i64::try_from(time.unix_timestamp_nanos().div_euclid(1_000_000))
         .expect("OffsetDateTime's range fits in i64 milliseconds")
 }
 
 /// The UTC time `ms` milliseconds after the epoch.
-fn from_unix_ms(ms: i64) -> Result<OffsetDateTime, time::error::ComponentRange> {
+pub(crate) fn from_unix_ms(ms: i64) -> Result<OffsetDateTime, time::error::ComponentRange> {
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
 }
 
@@ -515,6 +676,7 @@ pub(crate) mod tests {
                     sha256_hex: format!("sha-of-{name}"),
                     size: 100,
                 },
+                layers: Vec::new(),
                 last_modified: datetime!(2024-01-01 00:00:00.000 UTC),
                 revision_id: format!("rev-{name}-1"),
             },
@@ -556,6 +718,13 @@ pub(crate) mod tests {
                     sha256_hex: "ab".repeat(32),
                     size: 50 * 1024 * 1024,
                 },
+                layers: vec![LayerRef {
+                    arn: "arn:aws:lambda:us-east-1:123456789012:layer:numpy:3".to_string(),
+                    code: CodeRef {
+                        sha256_hex: "cd".repeat(32),
+                        size: 1234,
+                    },
+                }],
                 last_modified: datetime!(2025-06-30 23:59:59.999 UTC),
                 revision_id: "0b5f3a4e-6c1d-4f1e-9a7b-2d6c8e9f0a1b".to_string(),
             },

@@ -6,8 +6,8 @@
 //! [`rayo_core::store::InvocationQueue`], [`rayo_core::store::RuleStore`],
 //! [`rayo_core::queue::QueueStore`],
 //! [`rayo_core::event_source::EventSourceMappingStore`],
-//! [`rayo_core::store::HttpTriggerStore`], [`rayo_core::s3::ObjectStore`] and
-//! [`rayo_core::metrics::MetricsStore`].
+//! [`rayo_core::store::HttpTriggerStore`], [`rayo_core::store::LayerStore`],
+//! [`rayo_core::s3::ObjectStore`] and [`rayo_core::metrics::MetricsStore`].
 //! All of rayo's SQL lives in this crate.
 
 #![forbid(unsafe_code)]
@@ -17,6 +17,7 @@ mod event_source_mappings;
 mod functions;
 mod http_triggers;
 mod invocations;
+mod layers;
 mod log_writer;
 mod logs;
 mod metrics;
@@ -24,6 +25,7 @@ mod objects;
 mod queues;
 mod rules;
 mod schema;
+mod versions;
 
 pub use db::{SqliteState, StateError};
 pub use schema::SCHEMA_VERSION;

@@ -23,6 +23,7 @@ const MIGRATION_LIST: &[M<'static>] = &[
     M::up(V8_HTTP_TRIGGERS),
     M::up(V9_ASYNC_QUEUE_INDEXES),
     M::up(V10_OBJECTS),
+    M::up(V11_VERSIONS_ALIASES_LAYERS),
     M::up(V12_METRICS),
     M::up(V14_LOG_IDS),
 ];
@@ -349,6 +350,52 @@ CREATE TABLE multipart_parts (
 ) STRICT;
 "#;
 
+/// Version 11: published versions, aliases, layers and provisioned concurrency.
+///
+/// Published versions are more `function_versions` rows (version 1 set
+/// out that way); `functions.last_version` counts them so that a number is
+/// never reused after its version is deleted, as in Lambda. A version's row
+/// never changes once written. Aliases and provisioned concurrency
+/// configurations go with their function; a configuration's status is the
+/// executor's, not stored. Layer versions keep their archive by hash in
+/// the code store, numbered by `layers.last_version` the same way.
+const V11_VERSIONS_ALIASES_LAYERS: &str = r#"
+ALTER TABLE functions ADD COLUMN last_version INTEGER NOT NULL DEFAULT 0;
+
+CREATE TABLE function_aliases (
+    function_name TEXT NOT NULL REFERENCES functions (name) ON DELETE CASCADE,
+    name          TEXT NOT NULL,
+    version       TEXT NOT NULL,
+    description   TEXT NOT NULL,
+    routing       TEXT NOT NULL CHECK (json_valid(routing)),
+    revision_id   TEXT NOT NULL,
+    PRIMARY KEY (function_name, name)
+) STRICT;
+
+CREATE TABLE provisioned_concurrency (
+    function_name    TEXT NOT NULL REFERENCES functions (name) ON DELETE CASCADE,
+    qualifier        TEXT NOT NULL,
+    requested        INTEGER NOT NULL,
+    last_modified_ms INTEGER NOT NULL,
+    PRIMARY KEY (function_name, qualifier)
+) STRICT;
+
+CREATE TABLE layers (
+    name         TEXT PRIMARY KEY NOT NULL,
+    last_version INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE layer_versions (
+    layer_name  TEXT NOT NULL REFERENCES layers (name),
+    version     INTEGER NOT NULL,
+    code_sha256 TEXT NOT NULL,
+    code_size   INTEGER NOT NULL,
+    created_ms  INTEGER NOT NULL,
+    details     TEXT NOT NULL CHECK (json_valid(details)),
+    PRIMARY KEY (layer_name, version)
+) STRICT;
+"#;
+
 /// Per-function, per-minute invocation metrics: a row for each minute in
 /// which something happened, written in batches from memory and pruned
 /// past the retention. `outcomes` and `duration_buckets` are comma-separated
@@ -533,6 +580,6 @@ mod tests {
 
     #[test]
     fn schema_version_counts_migrations() {
-        assert_eq!(SCHEMA_VERSION, 12);
+        assert_eq!(SCHEMA_VERSION, 13);
     }
 }

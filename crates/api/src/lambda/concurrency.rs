@@ -56,6 +56,18 @@ pub(crate) async fn put_function_concurrency(
             "Specified ReservedConcurrentExecutions for function decreases account's UnreservedConcurrentExecution below its minimum value of [{minimum}]."
         )));
     }
+    // Provisioned instances run within the reservation, so it must hold them.
+    let provisioned: u32 = state
+        .functions
+        .list_provisioned_concurrency(Some(&record.config.name))?
+        .iter()
+        .map(|c| c.requested)
+        .sum();
+    if requested < provisioned {
+        return Err(LambdaError::invalid_parameter(format!(
+            "ReservedConcurrentExecutions ({requested}) must be at least the function's provisioned concurrency ({provisioned})."
+        )));
+    }
     record.reserved_concurrency = Some(requested);
     let revision = record.config.revision_id.clone();
     save(&state, &record, &revision)?;
@@ -64,6 +76,8 @@ pub(crate) async fn put_function_concurrency(
         .executor()
         .set_total_reserved(others + requested)
         .await;
+    // Provisioned instances now count within the reservation.
+    super::provisioned_concurrency::apply(&state, &record.config.name).await?;
     Ok(Json(json!({ "ReservedConcurrentExecutions": requested })).into_response())
 }
 
@@ -91,6 +105,7 @@ pub(crate) async fn delete_function_concurrency(
         save(&state, &record, &revision)?;
         let total = total_reserved(&state)?;
         state.invoker.executor().set_total_reserved(total).await;
+        super::provisioned_concurrency::apply(&state, &record.config.name).await?;
     }
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -17,8 +17,10 @@ use rayo_core::function::{
 };
 use rayo_core::store::{PackageError, StoreError};
 use rayo_core::validation::ValidationError;
+use rayo_core::version::{LAYERS_PER_FUNCTION_MAX, Published, is_version_number, parse_layer_arn};
 use rayo_core::{
-    Architecture, CodeRef, FunctionConfig, FunctionRecord, FunctionRef, LATEST, Runtime, limits,
+    Architecture, CodeRef, FunctionConfig, FunctionRecord, FunctionRef, LATEST, LayerRef, Region,
+    Runtime, limits,
 };
 use serde_json::json;
 use time::OffsetDateTime;
@@ -26,7 +28,7 @@ use time::OffsetDateTime;
 use super::event_invoke_config::checked_queue_target;
 use super::shapes::{
     CodeLocationOut, CreateFunctionIn, DeadLetterConfigIn, GetFunctionOut, UpdateFunctionCodeIn,
-    UpdateFunctionConfigurationIn, function_configuration, parse_json,
+    UpdateFunctionConfigurationIn, function_configuration, function_configuration_as, parse_json,
 };
 use crate::ApiState;
 use crate::body::read_limited;
@@ -85,7 +87,7 @@ pub(crate) async fn create_function(
     };
     let tags = input.tags.unwrap_or_default();
     validate_tags(&tags)?;
-    refuse_layers(input.layers.as_deref())?;
+    let layers = resolve_layers(&state, input.layers.as_deref().unwrap_or_default())?;
     let dead_letter_target_arn = dead_letter_target(&state, input.dead_letter_config)?;
     let code = input.code.unwrap_or_default();
     if code.image_uri.is_some() {
@@ -119,6 +121,7 @@ pub(crate) async fn create_function(
         ephemeral_storage_mb,
         dead_letter_target_arn,
         code,
+        layers,
         last_modified: now(),
         revision_id: new_revision_id(),
     };
@@ -136,6 +139,11 @@ pub(crate) async fn create_function(
         Err(error) => return Err(error.into()),
     }
     tracing::info!(function = %function.name, runtime = %runtime, "function created");
+    if input.publish == Some(true) {
+        let version = publish(&state, &record, None)?;
+        let out = function_configuration(&state.region, &version);
+        return Ok((StatusCode::CREATED, Json(out)).into_response());
+    }
     let out = function_configuration(&state.region, &record.config);
     Ok((StatusCode::CREATED, Json(out)).into_response())
 }
@@ -177,10 +185,33 @@ pub(crate) async fn list_functions(
     } else {
         None
     };
-    let functions: Vec<_> = records
-        .iter()
-        .map(|r| function_configuration(&state.region, &r.config))
-        .collect();
+    let functions: Vec<_> = match query.get("FunctionVersion").map(String::as_str) {
+        None => records
+            .iter()
+            .map(|r| function_configuration(&state.region, &r.config))
+            .collect(),
+        // Every version of each function, `$LATEST` first.
+        Some("ALL") => {
+            let mut all = Vec::new();
+            for record in &records {
+                for config in state.functions.list_versions(&record.config.name)? {
+                    let arn = state
+                        .region
+                        .qualified_function_arn(&config.name, &config.version);
+                    all.push(function_configuration_as(&state.region, &config, &arn));
+                }
+            }
+            all
+        }
+        Some(other) => {
+            return Err(ValidationError::constraint(
+                "functionVersion",
+                other,
+                "Member must satisfy enum value set: [ALL]",
+            )
+            .into());
+        }
+    };
     let mut out = json!({ "Functions": functions });
     if let Some(marker) = next_marker {
         out["NextMarker"] = json!(marker);
@@ -195,15 +226,15 @@ pub(crate) async fn get_function(
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Result<Response, LambdaError> {
-    let record = load_function(&state, &function_name, query.get("Qualifier"))?;
+    let loaded = load_version(&state, &function_name, query.get("Qualifier"))?;
+    let configuration = version_configuration(&state, &loaded);
+    let LoadedVersion { record, config, .. } = loaded;
     let base_url = base_url(&headers);
     let out = GetFunctionOut {
-        configuration: function_configuration(&state.region, &record.config),
+        configuration,
         code: CodeLocationOut {
             repository_type: "S3",
-            location: state
-                .code_urls
-                .link(&base_url, &record.config.code.sha256_hex),
+            location: state.code_urls.link(&base_url, &config.code.sha256_hex),
         },
         tags: (!record.tags.is_empty()).then_some(record.tags),
         concurrency: record
@@ -219,8 +250,19 @@ pub(crate) async fn get_function_configuration(
     Path(function_name): Path<String>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Response, LambdaError> {
-    let record = load_function(&state, &function_name, query.get("Qualifier"))?;
-    Ok(Json(function_configuration(&state.region, &record.config)).into_response())
+    let loaded = load_version(&state, &function_name, query.get("Qualifier"))?;
+    Ok(Json(version_configuration(&state, &loaded)).into_response())
+}
+
+/// A loaded version's `FunctionConfiguration`: named by the qualifier
+/// given, as Lambda names it (an alias's ARN for an alias).
+fn version_configuration(state: &ApiState, loaded: &LoadedVersion) -> serde_json::Value {
+    match &loaded.qualifier {
+        Some(_) => {
+            function_configuration_as(&state.region, &loaded.config, &loaded.arn(&state.region))
+        }
+        None => function_configuration(&state.region, &loaded.config),
+    }
 }
 
 /// `PUT /2015-03-31/functions/{name}/configuration`
@@ -266,13 +308,19 @@ pub(crate) async fn update_function_configuration(
     if let Some(storage) = input.ephemeral_storage {
         config.ephemeral_storage_mb = validate_ephemeral_storage(storage.size)?;
     }
-    refuse_layers(input.layers.as_deref())?;
+    if let Some(layers) = input.layers {
+        config.layers = resolve_layers(&state, &layers)?;
+    }
     if let Some(dead_letter_config) = input.dead_letter_config {
         config.dead_letter_target_arn = dead_letter_target(&state, Some(dead_letter_config))?;
     }
     config.last_modified = now();
     config.revision_id = new_revision_id();
     save(&state, &record, &previous_revision)?;
+    if input.publish == Some(true) {
+        let version = publish(&state, &record, None)?;
+        return Ok(Json(function_configuration(&state.region, &version)).into_response());
+    }
     Ok(Json(function_configuration(&state.region, &record.config)).into_response())
 }
 
@@ -317,6 +365,10 @@ pub(crate) async fn update_function_code(
     record.config.last_modified = now();
     record.config.revision_id = new_revision_id();
     save(&state, &record, &previous_revision)?;
+    if input.publish == Some(true) {
+        let version = publish(&state, &record, None)?;
+        return Ok(Json(function_configuration(&state.region, &version)).into_response());
+    }
     Ok(Json(function_configuration(&state.region, &record.config)).into_response())
 }
 
@@ -326,14 +378,23 @@ pub(crate) async fn delete_function(
     Path(function_name): Path<String>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Response, LambdaError> {
-    let record = load_function(&state, &function_name, query.get("Qualifier"))?;
-    if let Some(qualifier) = query.get("Qualifier")
-        && qualifier == LATEST
-    {
+    let qualifier = FunctionRef::parse(&function_name)?
+        .qualifier
+        .or_else(|| query.get("Qualifier").cloned());
+    if qualifier.as_deref() == Some(LATEST) {
         return Err(LambdaError::invalid_parameter(
             "$LATEST version cannot be deleted without deleting the function.",
         ));
     }
+    if let Some(qualifier) = qualifier {
+        if !is_version_number(&qualifier) {
+            return Err(LambdaError::invalid_parameter(
+                "Deletion of aliases is not supported by DeleteFunction: use DeleteAlias",
+            ));
+        }
+        return super::versions::delete_version(&state, &function_name, &qualifier).await;
+    }
+    let record = load_function(&state, &function_name, None)?;
     state.functions.delete_function(&record.config.name)?;
     let executor = state.invoker.executor();
     executor.function_deleted(&record.config.name).await;
@@ -373,7 +434,107 @@ pub(crate) fn load_function(
         .ok_or_else(not_found)?;
     match qualifier {
         None | Some(LATEST) => Ok(record),
-        Some(_) => Err(not_found()),
+        Some(version) if is_version_number(version) => {
+            match state.functions.get_version(&function.name, version)? {
+                Some(_) => Ok(record),
+                None => Err(not_found()),
+            }
+        }
+        Some(alias) => match state.functions.get_alias(&function.name, alias)? {
+            Some(_) => Ok(record),
+            None => Err(not_found()),
+        },
+    }
+}
+
+/// A function version as a `FunctionName` and optional `Qualifier` name it.
+#[derive(Debug)]
+pub(crate) struct LoadedVersion {
+    /// The function, with its `$LATEST` configuration.
+    pub(crate) record: FunctionRecord,
+    /// The configuration of the version named: `$LATEST`'s, a published
+    /// version's, or that of the version an alias points at.
+    pub(crate) config: FunctionConfig,
+    /// The qualifier given, if any.
+    pub(crate) qualifier: Option<String>,
+}
+
+impl LoadedVersion {
+    /// The ARN Lambda answers with: the function's, qualified by the
+    /// qualifier given (`$LATEST` included), except for an unqualified call.
+    pub(crate) fn arn(&self, region: &Region) -> String {
+        match &self.qualifier {
+            Some(q) => region.qualified_function_arn(&self.config.name, q),
+            None => region.function_arn(&self.config.name),
+        }
+    }
+}
+
+/// Loads the version a `FunctionName` path parameter and optional
+/// `Qualifier` name, or answers 404 as Lambda does.
+pub(crate) fn load_version(
+    state: &ApiState,
+    function_name: &str,
+    qualifier: Option<&String>,
+) -> Result<LoadedVersion, LambdaError> {
+    let record = load_function(state, function_name, qualifier)?;
+    let function = FunctionRef::parse(function_name)?;
+    let qualifier = function.qualifier.or_else(|| qualifier.cloned());
+    let name = record.config.name.clone();
+    let not_found =
+        |q: &str| LambdaError::function_not_found(&state.region.qualified_function_arn(&name, q));
+    let version = match qualifier.as_deref() {
+        None | Some(LATEST) => None,
+        Some(version) if is_version_number(version) => Some(version.to_string()),
+        Some(alias) => {
+            let alias = state
+                .functions
+                .get_alias(&name, alias)?
+                .ok_or_else(|| not_found(alias))?;
+            Some(alias.function_version).filter(|v| v != LATEST)
+        }
+    };
+    let config = match version {
+        None => record.config.clone(),
+        Some(version) => state
+            .functions
+            .get_version(&name, &version)?
+            .ok_or_else(|| not_found(&version))?,
+    };
+    Ok(LoadedVersion {
+        record,
+        config,
+        qualifier,
+    })
+}
+
+/// Publishes `$LATEST` as a version (PublishVersion, or `Publish: true`),
+/// answering Lambda's errors; returns the version's configuration.
+pub(crate) fn publish(
+    state: &ApiState,
+    record: &FunctionRecord,
+    description: Option<&str>,
+) -> Result<FunctionConfig, LambdaError> {
+    let published = state.functions.publish_version(
+        &record.config.name,
+        &record.config.revision_id,
+        description,
+        &new_revision_id(),
+        now(),
+    );
+    match published {
+        Ok(Published::New(config)) => {
+            tracing::info!(function = %config.name, version = %config.version, "version published");
+            Ok(config)
+        }
+        Ok(Published::Unchanged(config)) => Ok(config),
+        Err(StoreError::RevisionConflict(_)) => Err(LambdaError::precondition_failed(
+            "The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id",
+        )),
+        Err(StoreError::NotFound(_)) => Err(LambdaError::function_not_found(
+            &state.region.function_arn(&record.config.name),
+        )),
+        Err(error) => Err(error.into()),
     }
 }
 
@@ -414,7 +575,10 @@ pub(crate) fn new_revision_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
-fn check_revision(record: &FunctionRecord, revision_id: Option<&str>) -> Result<(), LambdaError> {
+pub(crate) fn check_revision(
+    record: &FunctionRecord,
+    revision_id: Option<&str>,
+) -> Result<(), LambdaError> {
     match revision_id {
         Some(revision_id) if revision_id != record.config.revision_id => {
             Err(LambdaError::precondition_failed(
@@ -476,18 +640,47 @@ fn dead_letter_target(
     }
 }
 
-fn refuse_layers(layers: Option<&[String]>) -> Result<(), LambdaError> {
-    match layers {
-        Some(layers) if !layers.is_empty() => Err(LambdaError::invalid_parameter(
-            "Layers are not supported by this server yet",
-        )),
-        _ => Ok(()),
+/// The layer versions a function's `Layers` name, in order, as Lambda
+/// checks them: at most five, each an existing version of this server.
+fn resolve_layers(state: &ApiState, arns: &[String]) -> Result<Vec<LayerRef>, LambdaError> {
+    if arns.len() > LAYERS_PER_FUNCTION_MAX {
+        return Err(LambdaError::invalid_parameter(format!(
+            "Cannot reference more than {LAYERS_PER_FUNCTION_MAX} layers."
+        )));
     }
+    let mut layers = Vec::with_capacity(arns.len());
+    for arn in arns {
+        let Some((name, Some(version))) = parse_layer_arn(&state.region, arn) else {
+            return Err(ValidationError::constraint(
+                "layers",
+                &format!("[{}]", arns.join(", ")),
+                "Member must satisfy constraint: [Member must have length less than or equal to 140, Member must have length greater than or equal to 1, Member must satisfy regular expression pattern: arn:[a-zA-Z0-9-]+:lambda:[a-zA-Z0-9-]+:\\d{12}:layer:[a-zA-Z0-9-_]+:[0-9]+, Member must not be null]",
+            )
+            .into());
+        };
+        if layers.iter().any(|l: &LayerRef| {
+            parse_layer_arn(&state.region, &l.arn).is_some_and(|(other, _)| other == name)
+        }) {
+            return Err(LambdaError::invalid_parameter(format!(
+                "Two different versions of the same layer are not allowed to be referenced in the same function. {arn} is in the list more than once or with another version."
+            )));
+        }
+        let Some(layer) = state.layers.get_layer_version(&name, version)? else {
+            return Err(LambdaError::invalid_parameter(format!(
+                "Layer version {arn} does not exist."
+            )));
+        };
+        layers.push(LayerRef {
+            arn: arn.clone(),
+            code: layer.code,
+        });
+    }
+    Ok(layers)
 }
 
 /// The package from `ZipFile`, or read from rayo's object store by
 /// `S3Bucket` and `S3Key`, worded as Lambda words S3's failures.
-async fn package_bytes(
+pub(crate) async fn package_bytes(
     state: &ApiState,
     zip_file: Option<String>,
     s3_bucket: Option<String>,
@@ -550,7 +743,7 @@ fn decode_zip(zip_file: Option<String>) -> Result<Vec<u8>, LambdaError> {
         })
 }
 
-async fn store_package(state: &ApiState, zip: Vec<u8>) -> Result<CodeRef, LambdaError> {
+pub(crate) async fn store_package(state: &ApiState, zip: Vec<u8>) -> Result<CodeRef, LambdaError> {
     let code = state.code.clone();
     let result = tokio::task::spawn_blocking(move || code.put_package(&zip))
         .await
@@ -567,7 +760,10 @@ async fn store_package(state: &ApiState, zip: Vec<u8>) -> Result<CodeRef, Lambda
     })
 }
 
-async fn read_code_body(body: Body, operation: &str) -> Result<bytes::Bytes, LambdaError> {
+pub(crate) async fn read_code_body(
+    body: Body,
+    operation: &str,
+) -> Result<bytes::Bytes, LambdaError> {
     match read_limited(body, limits::CODE_REQUEST_MAX_BYTES).await {
         Ok(Some(bytes)) => Ok(bytes),
         Ok(None) => Err(LambdaError::too_large(
@@ -584,18 +780,18 @@ fn function_exists(name: &str) -> LambdaError {
     LambdaError::conflict(format!("Function already exist: {name}"))
 }
 
-fn now() -> OffsetDateTime {
+pub(crate) fn now() -> OffsetDateTime {
     let now = OffsetDateTime::now_utc();
     // Stored and printed at millisecond precision.
     now.replace_nanosecond(now.millisecond() as u32 * 1_000_000)
         .expect("a whole number of milliseconds is a valid nanosecond value")
 }
 
-fn encode_marker(name: &str) -> String {
+pub(crate) fn encode_marker(name: &str) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(name)
 }
 
-fn decode_marker(marker: &str) -> Result<String, LambdaError> {
+pub(crate) fn decode_marker(marker: &str) -> Result<String, LambdaError> {
     base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(marker)
         .ok()

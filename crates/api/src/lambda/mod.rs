@@ -1,15 +1,19 @@
 //! The Lambda API (2015-03-31 and its sibling dated paths), a file per resource.
 
 mod account;
+mod aliases;
 mod concurrency;
 mod event_invoke_config;
 mod event_source_mappings;
 mod function_urls;
 mod functions;
 mod invoke;
+mod layers;
 mod policy;
+pub(crate) mod provisioned_concurrency;
 mod shapes;
 mod tags;
+mod versions;
 
 use std::sync::Arc;
 
@@ -41,6 +45,36 @@ pub(crate) fn routes() -> Router<Arc<ApiState>> {
         .route(
             "/2015-03-31/functions/{function_name}/code",
             put(functions::update_function_code),
+        )
+        .route(
+            "/2015-03-31/functions/{function_name}/versions",
+            post(versions::publish_version).get(versions::list_versions_by_function),
+        )
+        .route(
+            "/2015-03-31/functions/{function_name}/aliases",
+            post(aliases::create_alias).get(aliases::list_aliases),
+        )
+        .route(
+            "/2015-03-31/functions/{function_name}/aliases/{alias}",
+            get(aliases::get_alias)
+                .put(aliases::update_alias)
+                .delete(aliases::delete_alias),
+        )
+        .route(
+            "/2019-09-30/functions/{function_name}/provisioned-concurrency",
+            put(provisioned_concurrency::put_provisioned_concurrency_config)
+                .get(provisioned_concurrency::get_provisioned_concurrency_config)
+                .delete(provisioned_concurrency::delete_provisioned_concurrency_config),
+        )
+        .route("/2018-10-31/layers", get(layers::list_layers))
+        .route("/2018-10-31/layers/", get(layers::list_layers))
+        .route(
+            "/2018-10-31/layers/{layer_name}/versions",
+            post(layers::publish_layer_version).get(layers::list_layer_versions),
+        )
+        .route(
+            "/2018-10-31/layers/{layer_name}/versions/{version}",
+            get(layers::get_layer_version).delete(layers::delete_layer_version),
         )
         .route(
             "/2015-03-31/functions/{function_name}/invocations",

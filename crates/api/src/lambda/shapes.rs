@@ -66,6 +66,7 @@ pub(crate) struct CreateFunctionIn {
     pub(crate) package_type: Option<String>,
     pub(crate) layers: Option<Vec<String>>,
     pub(crate) dead_letter_config: Option<DeadLetterConfigIn>,
+    pub(crate) publish: Option<bool>,
 }
 
 /// The body of UpdateFunctionCode.
@@ -83,6 +84,7 @@ pub(crate) struct UpdateFunctionCodeIn {
     pub(crate) revision_id: Option<String>,
     pub(crate) dry_run: Option<bool>,
     pub(crate) architectures: Option<Vec<String>>,
+    pub(crate) publish: Option<bool>,
 }
 
 /// The body of UpdateFunctionConfiguration.
@@ -100,6 +102,7 @@ pub(crate) struct UpdateFunctionConfigurationIn {
     pub(crate) revision_id: Option<String>,
     pub(crate) layers: Option<Vec<String>>,
     pub(crate) dead_letter_config: Option<DeadLetterConfigIn>,
+    pub(crate) publish: Option<bool>,
 }
 
 /// The body of AddPermission.
@@ -153,14 +156,27 @@ pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<
     })
 }
 
-/// The `FunctionConfiguration` shape.
+/// The `FunctionConfiguration` shape: a published version's ARN names it,
+/// `$LATEST`'s does not.
 pub(crate) fn function_configuration(region: &Region, config: &FunctionConfig) -> Value {
-    let code_sha256 = hex::decode(&config.code.sha256_hex)
-        .map(|raw| base64::engine::general_purpose::STANDARD.encode(raw))
-        .unwrap_or_default();
+    let arn = if config.version == rayo_core::LATEST {
+        region.function_arn(&config.name)
+    } else {
+        region.qualified_function_arn(&config.name, &config.version)
+    };
+    function_configuration_as(region, config, &arn)
+}
+
+/// The `FunctionConfiguration` shape with `FunctionArn` as given.
+pub(crate) fn function_configuration_as(
+    region: &Region,
+    config: &FunctionConfig,
+    function_arn: &str,
+) -> Value {
+    let code_sha256 = code_sha256_base64(&config.code.sha256_hex);
     let mut out = json!({
         "FunctionName": config.name,
-        "FunctionArn": region.function_arn(&config.name),
+        "FunctionArn": function_arn,
         "Runtime": config.runtime.to_string(),
         "Role": config.role,
         "Handler": config.handler,
@@ -190,7 +206,21 @@ pub(crate) fn function_configuration(region: &Region, config: &FunctionConfig) -
     if let Some(target_arn) = &config.dead_letter_target_arn {
         out["DeadLetterConfig"] = json!({ "TargetArn": target_arn });
     }
+    if !config.layers.is_empty() {
+        out["Layers"] = config
+            .layers
+            .iter()
+            .map(|layer| json!({ "Arn": layer.arn, "CodeSize": layer.code.size }))
+            .collect();
+    }
     out
+}
+
+/// `CodeSha256` as Lambda prints it: the base64 of the raw digest.
+pub(crate) fn code_sha256_base64(sha256_hex: &str) -> String {
+    hex::decode(sha256_hex)
+        .map(|raw| base64::engine::general_purpose::STANDARD.encode(raw))
+        .unwrap_or_default()
 }
 
 /// `LastModified` as Lambda prints it: `2024-01-02T03:04:05.678+0000`.

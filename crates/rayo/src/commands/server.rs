@@ -319,6 +319,7 @@ pub(crate) async fn run(args: ServerArgs) -> anyhow::Result<ExitCode> {
         region,
         functions,
         code,
+        layers: state.clone(),
         logs,
         invoker,
         catalog,
@@ -336,6 +337,10 @@ pub(crate) async fn run(args: ServerArgs) -> anyhow::Result<ExitCode> {
         object_bodies,
         s3,
     };
+    // Provisioned instances start now, not at the first invocation.
+    if let Err(error) = rayo_api::restore_provisioned_concurrency(&api_state).await {
+        tracing::warn!(error = %error.message, "could not restore provisioned concurrency");
+    }
     // The peer address is an HTTP trigger event's `sourceIp`.
     let app = rayo_api::router(api_state).into_make_service_with_connect_info::<SocketAddr>();
 
