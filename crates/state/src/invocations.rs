@@ -13,7 +13,7 @@ const CLAIM_LAPSED: &str = "UPDATE async_invocations SET lease_until_ms = ?2
         SELECT request_id FROM async_invocations
         WHERE lease_until_ms <= ?1 AND next_attempt_ms <= ?1
         ORDER BY lease_until_ms
-        LIMIT ?3)
+        LIMIT +?3)
     RETURNING request_id, function_name, qualifier, payload, enqueued_ms,
               attempts, next_attempt_ms";
 
@@ -23,7 +23,7 @@ const CLAIM_WAITING: &str = "UPDATE async_invocations SET lease_until_ms = ?2
         SELECT request_id FROM async_invocations
         WHERE lease_until_ms IS NULL AND next_attempt_ms <= ?1
         ORDER BY next_attempt_ms, enqueued_ms
-        LIMIT ?3)
+        LIMIT +?3)
     RETURNING request_id, function_name, qualifier, payload, enqueued_ms,
               attempts, next_attempt_ms";
 
@@ -329,6 +329,24 @@ mod tests {
             let plan = plan.join("; ");
             assert!(!plan.contains("SCAN async_invocations"), "{sql}: {plan}");
             assert!(!plan.contains("TEMP B-TREE"), "{sql}: {plan}");
+        }
+    }
+
+    #[test]
+    fn claims_are_not_compiled_again_on_every_run() {
+        // A bare `LIMIT ?` inside the `IN (…)` of an UPDATE makes SQLite
+        // compile the statement again whenever the bound values change; the
+        // claims run for every batch, so they write `LIMIT +?`.
+        let state = SqliteState::open_in_memory().unwrap();
+        let connection = state.connection();
+        for sql in [CLAIM_LAPSED, CLAIM_WAITING] {
+            let mut statement = connection.prepare_cached(sql).unwrap();
+            for now in 0..5_i64 {
+                let mut rows = statement.query(params![now, now + 1, 10 + now]).unwrap();
+                while rows.next().unwrap().is_some() {}
+            }
+            let n = statement.get_status(rusqlite::StatementStatus::RePrepare);
+            assert_eq!(n, 0, "{sql}");
         }
     }
 }
