@@ -19,6 +19,7 @@ pub mod runtime;
 pub mod s3;
 pub mod schedule;
 pub mod store;
+pub mod test_event;
 pub mod validation;
 
 pub use arn::{FunctionRef, Region};

@@ -6,7 +6,8 @@
 //! [`rayo_core::store::InvocationQueue`], [`rayo_core::store::RuleStore`],
 //! [`rayo_core::queue::QueueStore`],
 //! [`rayo_core::event_source::EventSourceMappingStore`],
-//! [`rayo_core::store::HttpTriggerStore`] and [`rayo_core::s3::ObjectStore`].
+//! [`rayo_core::store::HttpTriggerStore`], [`rayo_core::s3::ObjectStore`] and
+//! [`rayo_core::test_event::TestEventStore`].
 //! All of rayo's SQL lives in this crate.
 
 #![forbid(unsafe_code)]
@@ -22,6 +23,7 @@ mod objects;
 mod queues;
 mod rules;
 mod schema;
+mod test_events;
 
 pub use db::{SqliteState, StateError};
 pub use schema::SCHEMA_VERSION;

@@ -23,6 +23,7 @@ const MIGRATION_LIST: &[M<'static>] = &[
     M::up(V8_HTTP_TRIGGERS),
     M::up(V9_ASYNC_QUEUE_INDEXES),
     M::up(V10_OBJECTS),
+    M::up(V13_TEST_EVENTS),
 ];
 
 /// Version 1: functions with their `$LATEST` configuration, and logs.
@@ -347,6 +348,20 @@ CREATE TABLE multipart_parts (
 ) STRICT;
 "#;
 
+/// Version 13: the console's saved test events, up to ten per function
+/// (the limit is checked by the writer). They stay when their function is
+/// deleted, as Lambda's console keeps them, so a function created again
+/// under the same name finds them.
+const V13_TEST_EVENTS: &str = r#"
+CREATE TABLE test_events (
+    function_name    TEXT NOT NULL,
+    name             TEXT NOT NULL,
+    event            TEXT NOT NULL CHECK (json_valid(event)),
+    last_modified_ms INTEGER NOT NULL,
+    PRIMARY KEY (function_name, name)
+) STRICT;
+"#;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -358,6 +373,6 @@ mod tests {
 
     #[test]
     fn schema_version_counts_migrations() {
-        assert_eq!(SCHEMA_VERSION, 10);
+        assert_eq!(SCHEMA_VERSION, 11);
     }
 }
