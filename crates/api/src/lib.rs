@@ -85,12 +85,31 @@ pub struct ApiState {
 
 /// The edge router: every API on one listener.
 pub fn router(state: ApiState) -> Router {
+    edge_router(state, None)
+}
+
+/// The edge router with the web console's routes nested under
+/// `/_rayo/console` (and `/_rayo/` sending browsers there). Function URLs,
+/// HTTP APIs and S3 requests are told apart first, as for every path.
+pub fn router_with_console(state: ApiState, console: Router) -> Router {
+    edge_router(state, Some(console))
+}
+
+fn edge_router(state: ApiState, console: Option<Router>) -> Router {
     let state = Arc::new(state);
-    Router::new()
+    let mut routes = Router::new()
         .merge(lambda::routes())
         .merge(apigatewayv2::routes())
         .route("/_rayo/health", get(|| async { "ok\n" }))
-        .route("/_rayo/code/{file}", get(code_url::download))
+        .route("/_rayo/code/{file}", get(code_url::download));
+    if let Some(console) = console {
+        let to_console = || async { axum::response::Redirect::to("/_rayo/console/") };
+        routes = routes
+            .route("/_rayo", get(to_console))
+            .route("/_rayo/", get(to_console))
+            .nest_service("/_rayo/console", console);
+    }
+    routes
         .fallback(dispatch_by_target)
         .layer(axum::middleware::from_fn(request_id))
         .layer(axum::middleware::from_fn_with_state(
