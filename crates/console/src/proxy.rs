@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{Method, StatusCode, Uri, header};
 use axum::response::Response;
 use tower::ServiceExt;
@@ -49,6 +49,17 @@ pub(crate) async fn forward(State(console): State<Arc<Console>>, request: Reques
         return error(StatusCode::BAD_REQUEST, "ValidationException", "bad path");
     };
     parts.uri = uri;
+    // The console's own routing left path parameters in the extensions,
+    // which the API router would take for its own: only the client's
+    // address goes on.
+    let connect_info = parts
+        .extensions
+        .get::<ConnectInfo<std::net::SocketAddr>>()
+        .cloned();
+    parts.extensions = axum::http::Extensions::new();
+    if let Some(connect_info) = connect_info {
+        parts.extensions.insert(connect_info);
+    }
     parts.headers.remove(header::COOKIE);
     parts.headers.remove(CSRF_HEADER);
     parts.headers.remove(header::ORIGIN);
