@@ -262,3 +262,66 @@ fn console_read_only_role_is_refused_changes() {
         "#,
     );
 }
+
+/// Saved test events are the server's, validated there: ten per function,
+/// names and JSON checked, only for functions that exist, and every change
+/// needs the session's token.
+#[test]
+fn console_keeps_at_most_ten_test_events_per_function() {
+    let server = Server::start();
+    server.python(
+        r#"
+        import http.cookiejar
+        lam.create_function(FunctionName="evented", Runtime="python3.11", Role=ROLE,
+            Handler="app.handler", Code={"ZipFile": make_zip({"app.py": "def handler(e, c):\n    return 1\n"})})
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+        session = json.loads(opener.open(ENDPOINT + "/_rayo/console/api/session").read())
+        assert session["signedIn"] and session["role"] == "admin", session
+
+        def call(method, path, body=None, token=session["csrfToken"]):
+            data = None if body is None else json.dumps(body).encode()
+            request = urllib.request.Request(ENDPOINT + "/_rayo/console/api" + path, data=data, method=method)
+            if token:
+                request.add_header("X-Rayo-Console-Token", token)
+            try:
+                with opener.open(request) as response:
+                    text = response.read()
+                    return response.status, json.loads(text) if text else None
+            except urllib.error.HTTPError as e:
+                return e.code, json.loads(e.read())
+
+        base = "/functions/evented/test-events/"
+        for i in range(10):
+            status, body = call("PUT", base + f"event-{i}", {"Event": {"n": i}})
+            assert status == 200, (status, body)
+        status, body = call("PUT", base + "event-10", {"Event": {}})
+        assert (status, body["__type"]) == (400, "LimitExceededException"), (status, body)
+        # Replacing one of the ten is allowed.
+        assert call("PUT", base + "event-3", {"Event": {"n": "three"}})[0] == 200
+        status, body = call("GET", "/functions/evented/test-events")
+        assert status == 200
+        assert [e["Name"] for e in body["TestEvents"]] == [f"event-{i}" for i in range(10)], body
+        assert body["TestEvents"][3]["Event"] == {"n": "three"}, body
+
+        for path, payload, expected in [
+            (base + "has%20space", {"Event": {}}, (400, "ValidationException")),
+            (base + "x" * 26, {"Event": {}}, (400, "ValidationException")),
+            (base + "ok", {"NotEvent": 1}, (400, "ValidationException")),
+        ]:
+            status, body = call("PUT", path, payload)
+            assert (status, body["__type"]) == expected, (path, status, body)
+        # Lambda's own answer for a function that does not exist.
+        status, body = call("PUT", "/functions/missing/test-events/ok", {"Event": {}})
+        assert status == 404 and "Function not found" in body["Message"], (status, body)
+        status, body = call("PUT", base + "ok", {"Event": "x" * 300000})
+        assert (status, body["__type"]) == (413, "RequestEntityTooLargeException"), (status, body)
+
+        # Without the session's token nothing changes.
+        status, body = call("DELETE", base + "event-0", token=None)
+        assert (status, body["__type"]) == (403, "AccessDeniedException"), (status, body)
+        assert call("DELETE", base + "event-0")[0] == 204
+        assert call("DELETE", base + "event-0")[0] == 404
+        assert call("PUT", base + "event-10", {"Event": [1, 2]})[0] == 200
+        "#,
+    );
+}
