@@ -124,6 +124,23 @@ const scenarios = {
 
     await page.getByRole('tab', { name: 'Configuration' }).click();
     await page.getByRole('heading', { name: 'Triggers' }).waitFor();
+    await page.getByLabel('Memory (MB)').fill('256');
+    await page.getByRole('button', { name: 'Add variable' }).click();
+    await page.getByLabel('Key of variable 1').fill('GREETING');
+    await page.getByLabel('Value of variable 1').fill('hola');
+    await page.locator('#save-config').click();
+    await page.getByText('Configuration saved.').waitFor();
+    await page.getByText('No triggers.').waitFor();
+    await page.getByLabel('Kind').selectOption('url');
+    await page.getByRole('button', { name: 'Add trigger' }).click();
+    const urlLink = page.locator('.trigger-list li', { hasText: 'Function URL' }).locator('a');
+    await urlLink.waitFor();
+    seen.functionUrl = await urlLink.getAttribute('href');
+    await page.getByLabel('Kind').selectOption('schedule');
+    await page.getByLabel('Schedule expression').fill('rate(1 day)');
+    await page.getByRole('button', { name: 'Add trigger' }).click();
+    await page.locator('.trigger-list li', { hasText: 'Schedule' }).waitFor();
+    seen.triggers = await page.locator('.trigger-list li').allTextContents();
     await shot(page, '07-configuration');
 
     await page.goto(baseUrl + '/_rayo/console/#/');

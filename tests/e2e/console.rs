@@ -112,15 +112,36 @@ fn console_creates_edits_and_tests_a_function() {
     );
     assert_eq!(seen["listRow"][0], "hello-console");
 
-    // Independently of the page: the function runs the code saved in the editor.
-    server.python(
+    let triggers = seen["triggers"].to_string();
+    assert!(
+        triggers.contains("Function URL") && triggers.contains("rate(1 day)"),
+        "{triggers}"
+    );
+
+    // Independently of the page: the function runs the code saved in the
+    // editor, with the configuration and triggers set in the page.
+    let function_url = seen["functionUrl"].as_str().unwrap();
+    server.python(&format!(
         r#"
-        out = lam.invoke(FunctionName="hello-console", Payload=b'{"rawPath": "/boto3"}')
-        assert json.loads(out["Payload"].read()) == {"statusCode": 200, "body": "edited-in-console"}
+        out = lam.invoke(FunctionName="hello-console", Payload=b'{{"rawPath": "/boto3"}}')
+        assert json.loads(out["Payload"].read()) == {{"statusCode": 200, "body": "edited-in-console"}}
         config = lam.get_function_configuration(FunctionName="hello-console")
         assert config["Handler"] == "lambda_function.lambda_handler", config
-        "#,
-    );
+        assert config["MemorySize"] == 256, config
+        assert config["Environment"]["Variables"] == {{"GREETING": "hola"}}, config
+        url = lam.get_function_url_config(FunctionName="hello-console")
+        assert url["FunctionUrl"] == "{function_url}", url
+        # The URL's path form on this server (its host name needs DNS).
+        url_id = "{function_url}".split("//")[1].split(".")[0]
+        with urllib.request.urlopen(f"{{ENDPOINT}}/_rayo/url/{{url_id}}/") as response:
+            assert response.read() == b"edited-in-console"
+        events = boto3.client("events", config=CONFIG)
+        rules = events.list_rules()["Rules"]
+        assert [r["ScheduleExpression"] for r in rules] == ["rate(1 day)"], rules
+        targets = events.list_targets_by_rule(Rule=rules[0]["Name"])["Targets"]
+        assert targets[0]["Arn"] == config["FunctionArn"], targets
+        "#
+    ));
 }
 
 /// The REPORT line's name of a summary field.
