@@ -47,6 +47,9 @@ pub struct ConsoleConfig {
     /// rayo's API router (without the console), where the console's API
     /// requests are forwarded.
     pub api: Router,
+    /// Routes served under `/_rayo/console/api/metrics/` (paths relative to
+    /// it, such as `/summary`), behind the console's access checks.
+    pub metrics: Option<Router>,
 }
 
 #[derive(Debug)]
@@ -62,7 +65,7 @@ pub fn router(config: ConsoleConfig) -> Router {
         config,
         sessions: auth::Sessions::default(),
     });
-    let api = Router::new()
+    let mut api = Router::new()
         .route(
             "/api/session",
             get(session::get_session)
@@ -80,11 +83,14 @@ pub fn router(config: ConsoleConfig) -> Router {
         )
         .route("/api/aws/", any(proxy::forward))
         .route("/api/aws/{*path}", any(proxy::forward))
-        .route("/api/{*path}", any(not_found))
-        .layer(axum::middleware::from_fn_with_state(
-            console.clone(),
-            check_access,
-        ));
+        .route("/api/{*path}", any(not_found));
+    if let Some(metrics) = console.config.metrics.clone() {
+        api = api.nest_service("/api/metrics", metrics);
+    }
+    let api = api.layer(axum::middleware::from_fn_with_state(
+        console.clone(),
+        check_access,
+    ));
     Router::new()
         .route("/", get(assets::index))
         .route("/assets/{*file}", get(assets::asset))

@@ -20,6 +20,10 @@ fn console(open: bool) -> Router {
         test_events: Arc::new(rayo_state::SqliteState::open_in_memory().unwrap()),
         runtimes: vec!["python3.11".into()],
         api,
+        metrics: Some(Router::new().route(
+            "/summary",
+            axum::routing::get(|| async { r#"{"functions":[]}"# }),
+        )),
     })
 }
 
@@ -197,6 +201,25 @@ async fn read_only_reads_but_changes_nothing() {
         assert_eq!(status, StatusCode::FORBIDDEN, "{path}: {body}");
         assert!(body.contains("AccessDeniedException"), "{body}");
     }
+}
+
+#[tokio::test]
+async fn metrics_are_behind_the_sign_in() {
+    let console = console(false);
+    let get = |cookie: Option<&str>| {
+        let mut request = Request::get("/api/metrics/summary?range=1h");
+        if let Some(cookie) = cookie {
+            request = request.header("cookie", cookie);
+        }
+        request.body(Body::empty()).unwrap()
+    };
+    assert_eq!(send(&console, get(None)).await.0, StatusCode::UNAUTHORIZED);
+    let (cookie, _) = sign_in(&console, "viewer", "look").await;
+    let (status, body, _) = send(&console, get(Some(&cookie))).await;
+    assert_eq!(
+        (status, body.as_str()),
+        (StatusCode::OK, r#"{"functions":[]}"#)
+    );
 }
 
 #[tokio::test]

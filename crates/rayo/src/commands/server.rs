@@ -351,6 +351,7 @@ pub(crate) async fn run(args: ServerArgs) -> anyhow::Result<ExitCode> {
         test_events,
         runtimes,
         api: rayo_api::router(api_state.clone()),
+        metrics: None,
     });
     let app = rayo_api::router_with_console(api_state, console)
         .into_make_service_with_connect_info::<SocketAddr>();
