@@ -34,7 +34,8 @@ export async function call(method, path, { body, headers = {}, raw = false } = {
   }
   if (!response.ok) {
     const headerType = (response.headers.get('x-amzn-errortype') || '').split(':')[0];
-    const type = (data && (data.__type || data.Type)) || headerType;
+    // Lambda names the exception in a header; its body's Type is User or Service.
+    const type = (data && data.__type) || headerType || (data && data.Type);
     const message = (data && (data.message || data.Message)) || text;
     throw new ApiError(response.status, String(type).split('#').pop(), message);
   }

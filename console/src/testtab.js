@@ -70,7 +70,7 @@ export function TestTab({ name, readOnly }) {
         let message = body;
         try {
           const data = JSON.parse(body);
-          message = `${data.Type || data.__type || ''} ${data.message || data.Message || ''}`.trim();
+          message = data.message || data.Message || body;
         } catch {}
         throw { type: response.headers.get('x-amzn-errortype') || `HTTP ${response.status}`, message };
       }

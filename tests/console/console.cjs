@@ -149,6 +149,44 @@ const scenarios = {
     await shot(page, '08-list');
   },
 
+  // Create functions from a .zip upload and from a bucket object; the Code
+  // tab shows each package's files.
+  async sources(page) {
+    const create = async (name, pick) => {
+      await page.goto(baseUrl + '/_rayo/console/#/create');
+      await page.getByLabel('Function name').fill(name);
+      await page.getByLabel('Handler', { exact: true }).fill('app.handler');
+      await pick();
+      await page.getByRole('button', { name: 'Create function' }).click();
+      await page.waitForURL(/#\/functions\/.*\/code$/);
+      await page.locator('.cm-content').waitFor();
+      return {
+        files: await page.locator('.files button.file').allTextContents(),
+        text: await page.locator('.cm-content').textContent(),
+      };
+    };
+    seen.zip = await create('from-zip', async () => {
+      await page.getByLabel('Upload a .zip file').check();
+      await page.getByLabel('Deployment package (.zip)').setInputFiles(options.zipPath);
+    });
+    await shot(page, '01-from-zip');
+    seen.bucket = await create('from-bucket', async () => {
+      await page.getByLabel('From a bucket object (S3Bucket/S3Key)').check();
+      await page.getByLabel('Bucket (S3Bucket)').fill(options.bucket);
+      await page.getByLabel('Key (S3Key)').fill(options.key);
+    });
+    await shot(page, '02-from-bucket');
+    // A missing object: the page shows Lambda's error.
+    await page.goto(baseUrl + '/_rayo/console/#/create');
+    await page.getByLabel('Function name').fill('from-nowhere');
+    await page.getByLabel('From a bucket object (S3Bucket/S3Key)').check();
+    await page.getByLabel('Bucket (S3Bucket)').fill(options.bucket);
+    await page.getByLabel('Key (S3Key)').fill('missing.zip');
+    await page.getByRole('button', { name: 'Create function' }).click();
+    seen.missing = await page.getByRole('alert').textContent();
+    await shot(page, '03-missing-object');
+  },
+
   // The Monitor tab counts the function's invocations.
   async monitor(page) {
     const name = options.name;

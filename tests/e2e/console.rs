@@ -346,3 +346,62 @@ fn console_keeps_at_most_ten_test_events_per_function() {
         "#,
     );
 }
+
+/// A function from an uploaded .zip and one from a bucket object, each
+/// opened in the editor with its files; a missing object is Lambda's error.
+#[test]
+fn console_creates_functions_from_a_zip_and_from_a_bucket() {
+    let server = Server::start();
+    let zip_path = server.work_dir().join("upload.zip");
+    server.python(&format!(
+        r#"
+        with open("{}", "wb") as f:
+            f.write(make_zip({{"app.py": "def handler(e, c):\n    return 'from-zip'\n", "lib/helper.py": "X = 1\n"}}))
+        s3 = boto3.client("s3", config=CONFIG)
+        s3.create_bucket(Bucket="deployments")
+        s3.put_object(Bucket="deployments", Key="v1/fn.zip",
+                      Body=make_zip({{"app.py": "def handler(e, c):\n    return 'from-bucket'\n"}}))
+        "#,
+        zip_path.display()
+    ));
+    let seen = scenario(
+        &server,
+        "sources",
+        json!({"zipPath": zip_path, "bucket": "deployments", "key": "v1/fn.zip"}),
+    );
+    assert_eq!(
+        seen["zip"]["files"],
+        json!(["app.py", "lib/helper.py"]),
+        "{seen}"
+    );
+    assert!(
+        seen["zip"]["text"]
+            .as_str()
+            .unwrap()
+            .contains("return 'from-zip'"),
+        "{seen}"
+    );
+    assert_eq!(seen["bucket"]["files"], json!(["app.py"]), "{seen}");
+    assert!(
+        seen["bucket"]["text"]
+            .as_str()
+            .unwrap()
+            .contains("return 'from-bucket'"),
+        "{seen}"
+    );
+    assert!(
+        seen["missing"]
+            .as_str()
+            .unwrap()
+            .contains("InvalidParameterValueException"),
+        "{seen}"
+    );
+    server.python(
+        r#"
+        assert json.loads(lam.invoke(FunctionName="from-zip")["Payload"].read()) == "from-zip"
+        assert json.loads(lam.invoke(FunctionName="from-bucket")["Payload"].read()) == "from-bucket"
+        names = sorted(f["FunctionName"] for f in lam.list_functions()["Functions"])
+        assert names == ["from-bucket", "from-zip"], names
+        "#,
+    );
+}
