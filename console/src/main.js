@@ -89,30 +89,31 @@ function SignIn({ onSignedIn }) {
   </main>`;
 }
 
+const ESCAPES = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+const escapeHtml = (value) => String(value ?? '').replace(/[&<>"']/g, (c) => ESCAPES[c]);
+
+// The rows are one HTML string, escaped, parsed by the browser in one go:
+// with a thousand functions that is several times faster than building
+// each element from script.
 export function FunctionTable({ functions, metrics }) {
   const count = (name, field) => {
     if (!metrics) return '—';
     const m = metrics.get(name);
     return m ? String(m[field] ?? 0) : '0';
   };
+  const rows = functions
+    .map((f) => {
+      const name = escapeHtml(f.FunctionName);
+      return `<tr><th scope="row"><a href="#/functions/${escapeHtml(encodeURIComponent(f.FunctionName))}">${name}</a></th><td>${escapeHtml(f.Runtime || f.PackageType)}</td><td class="num">${escapeHtml(f.MemorySize)}</td><td>${escapeHtml(formatDate(f.LastModified))}</td><td class="num">${escapeHtml(count(f.FunctionName, 'invocations'))}</td><td class="num">${escapeHtml(count(f.FunctionName, 'errors'))}</td></tr>`;
+    })
+    .join('');
   return html`<table class="functions">
     <caption class="visually-hidden">Functions</caption>
     <thead><tr>
       <th scope="col">Name</th><th scope="col">Runtime</th><th scope="col">Memory (MB)</th>
       <th scope="col">Last modified</th><th scope="col">Invocations (1h)</th><th scope="col">Errors (1h)</th>
     </tr></thead>
-    <tbody>
-      ${functions.map(
-        (f) => html`<tr key=${f.FunctionName}>
-          <th scope="row"><a href=${'#/functions/' + encodeURIComponent(f.FunctionName)}>${f.FunctionName}</a></th>
-          <td>${f.Runtime || f.PackageType}</td>
-          <td class="num">${f.MemorySize}</td>
-          <td>${formatDate(f.LastModified)}</td>
-          <td class="num">${count(f.FunctionName, 'invocations')}</td>
-          <td class="num">${count(f.FunctionName, 'errors')}</td>
-        </tr>`
-      )}
-    </tbody>
+    <tbody dangerouslySetInnerHTML=${{ __html: rows }}></tbody>
   </table>`;
 }
 
@@ -133,6 +134,12 @@ function FunctionList({ readOnly }) {
       .then((summary) => setMetrics(new Map((summary.functions || []).map((f) => [f.name, f]))))
       .catch(() => setMetrics(null));
   }, []);
+  useEffect(() => {
+    // The list benchmark's end mark: the first frame after the table.
+    if (functions) {
+      requestAnimationFrame(() => setTimeout(() => (window.__rayoListRenderedAt = performance.now()), 0));
+    }
+  }, [functions]);
   const shown = functions ? functions.filter((f) => f.FunctionName.toLowerCase().includes(filter.toLowerCase())) : [];
   return html`<section>
     <div class="title-row">

@@ -283,10 +283,12 @@ const scenarios = {
       const start = Date.now();
       await page.goto(baseUrl + '/_rayo/console/#/');
       await page.locator('table.functions, p.empty').first().waitFor();
-      const timing = await page.evaluate(() => new Promise((resolve) => requestAnimationFrame(() => setTimeout(() => {
-        const rows = document.querySelectorAll('table.functions tbody tr').length;
-        resolve({ rows, render: performance.now() - window.__rayoListDataAt, loaded: performance.now() });
-      }, 0))));
+      while (!(await page.evaluate(() => window.__rayoListRenderedAt))) await page.waitForTimeout(20);
+      const timing = await page.evaluate(() => ({
+        rows: document.querySelectorAll('table.functions tbody tr').length,
+        render: window.__rayoListRenderedAt - window.__rayoListDataAt,
+        loaded: window.__rayoListRenderedAt,
+      }));
       timing.wall = Date.now() - start;
       runs.push(timing);
     }
