@@ -4,10 +4,11 @@
 //! (`/_rayo/url/<id>/…`, `/_rayo/api/<id>/…`), whatever their path; then
 //! dated `/20xx-xx-xx/` paths go to the Lambda API, `/v2/` to the API
 //! Gateway v2 API, `X-Amz-Target: Logs_20140328.*` to the Logs API,
-//! `AWSEvents.*` to EventBridge, `/_rayo/` to rayo's own pages, and the
-//! rest to S3. A request addressed to a bucket's host or signed for the
-//! `s3` service goes to S3 whatever its path, so a bucket may be called
-//! `v2` or `_rayo`.
+//! `AWSEvents.*` to EventBridge, `/_rayo/` to rayo's own pages (the web
+//! console, when nested by [`router_with_console`], under
+//! `/_rayo/console/`), and the rest to S3. A request addressed to a
+//! bucket's host or signed for the `s3` service goes to S3 whatever its
+//! path, so a bucket may be called `v2` or `_rayo`.
 
 #![forbid(unsafe_code)]
 
