@@ -9,6 +9,7 @@
 mod async_invoke;
 mod aws_cli;
 mod concurrency;
+mod console;
 mod deploy;
 mod event_sources;
 mod failures;

@@ -10,6 +10,7 @@
 
 #![forbid(unsafe_code)]
 
+mod browser;
 mod process;
 mod server;
 mod venv;
@@ -17,6 +18,7 @@ mod zip;
 
 use std::path::PathBuf;
 
+pub use browser::{BrowserRun, chromium, run_browser_scenario, screenshot_dir};
 pub use process::{CommandOutput, run_with_deadline};
 pub use server::{AwsCliError, PythonChild, Server};
 pub use venv::Venv;

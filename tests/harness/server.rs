@@ -34,6 +34,7 @@ const CLIENT_DEADLINE: Duration = Duration::from_secs(300);
 #[derive(Debug)]
 pub struct Server {
     root: TempDir,
+    listen: String,
     extra_args: Vec<String>,
     child: Option<Child>,
     url: String,
@@ -59,6 +60,13 @@ impl Server {
     /// Starts a server with extra `rayo server` arguments, such as
     /// `["--python-fallback", "newest"]`.
     pub fn start_with(extra_args: &[&str]) -> Server {
+        Server::start_listening("127.0.0.1:0", extra_args)
+    }
+
+    /// Starts a server whose listener is bound to `listen` (such as
+    /// `0.0.0.0:0`, to be a server other machines could reach); its URL
+    /// still names 127.0.0.1 when the address is unspecified.
+    pub fn start_listening(listen: &str, extra_args: &[&str]) -> Server {
         // The venv comes first: creating it may take a while, once.
         Venv::get();
         // Under target/ rather than /tmp: a failed test's directory is kept
@@ -77,6 +85,7 @@ impl Server {
         let mut server = Server {
             stderr_path: root.path().join("server.stderr"),
             root,
+            listen: listen.to_string(),
             extra_args: extra_args.iter().map(|a| a.to_string()).collect(),
             child: None,
             url: String::new(),
@@ -354,7 +363,7 @@ impl Server {
         let mut command = Command::new(rayo_binary());
         command
             .arg("server")
-            .args(["--listen", "127.0.0.1:0", "--data-dir"])
+            .args(["--listen", &self.listen, "--data-dir"])
             .arg(self.data_dir())
             .args(&self.extra_args)
             .current_dir(self.root.path())

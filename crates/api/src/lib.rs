@@ -4,10 +4,11 @@
 //! (`/_rayo/url/<id>/…`, `/_rayo/api/<id>/…`), whatever their path; then
 //! dated `/20xx-xx-xx/` paths go to the Lambda API, `/v2/` to the API
 //! Gateway v2 API, `X-Amz-Target: Logs_20140328.*` to the Logs API,
-//! `AWSEvents.*` to EventBridge, `/_rayo/` to rayo's own pages, an
-//! unsigned `GET /metrics` to the Prometheus scrape, and the rest to S3.
-//! A request addressed to a bucket's host or signed for the
-//! `s3` service goes to S3 whatever its path, so a bucket may be called
+//! `AWSEvents.*` to EventBridge, `/_rayo/` to rayo's own pages (the web
+//! console, when nested by [`router_with_console`], under
+//! `/_rayo/console/`), an unsigned `GET /metrics` to the Prometheus scrape,
+//! and the rest to S3. A request addressed to a bucket's host or signed for
+//! the `s3` service goes to S3 whatever its path, so a bucket may be called
 //! `v2`, `_rayo` or `metrics`.
 
 #![forbid(unsafe_code)]
@@ -93,8 +94,26 @@ pub struct ApiState {
 
 /// The edge router: every API on one listener.
 pub fn router(state: ApiState) -> Router {
+    edge_router(state, None)
+}
+
+/// The edge router with the web console's routes nested under
+/// `/_rayo/console` (and `/_rayo/` sending browsers there). Function URLs,
+/// HTTP APIs and S3 requests are told apart first, as for every path.
+pub fn router_with_console(state: ApiState, console: Router) -> Router {
+    edge_router(state, Some(console))
+}
+
+/// The routes of the console's metrics (`/summary`, `/functions/{name}`),
+/// for the console to serve under `/_rayo/console/api/metrics/` behind its
+/// access checks.
+pub fn console_metrics_router(state: ApiState) -> Router {
+    metrics::console_routes().with_state(Arc::new(state))
+}
+
+fn edge_router(state: ApiState, console: Option<Router>) -> Router {
     let state = Arc::new(state);
-    Router::new()
+    let mut routes = Router::new()
         .merge(lambda::routes())
         .merge(apigatewayv2::routes())
         .route("/_rayo/health", get(|| async { "ok\n" }))
@@ -107,8 +126,15 @@ pub fn router(state: ApiState) -> Router {
             "/metrics",
             get(prometheus::scrape).fallback(dispatch_by_target),
         )
-        .nest("/_rayo/console/api/metrics", metrics::console_routes())
-        .route("/_rayo/code/{file}", get(code_url::download))
+        .route("/_rayo/code/{file}", get(code_url::download));
+    if let Some(console) = console {
+        let to_console = || async { axum::response::Redirect::to("/_rayo/console/") };
+        routes = routes
+            .route("/_rayo", get(to_console))
+            .route("/_rayo/", get(to_console))
+            .nest_service("/_rayo/console", console);
+    }
+    routes
         .fallback(dispatch_by_target)
         .layer(axum::middleware::from_fn(request_id))
         .layer(axum::middleware::from_fn_with_state(

@@ -21,6 +21,7 @@ pub mod runtime;
 pub mod s3;
 pub mod schedule;
 pub mod store;
+pub mod test_event;
 pub mod validation;
 pub mod version;
 

@@ -12,8 +12,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::instance::{self, Instance};
 use crate::{
     ExecutorCommand, ExecutorConfig, ExecutorError, FunctionInstances, InvocationOutcome,
-    ProvisionedStatus, ProvisionedTarget,
-    ThrottleReason,
+    ProvisionedStatus, ProvisionedTarget, ThrottleReason,
 };
 
 /// Instances of one function version.

@@ -7,7 +7,8 @@
 //! [`rayo_core::queue::QueueStore`],
 //! [`rayo_core::event_source::EventSourceMappingStore`],
 //! [`rayo_core::store::HttpTriggerStore`], [`rayo_core::store::LayerStore`],
-//! [`rayo_core::s3::ObjectStore`] and [`rayo_core::metrics::MetricsStore`].
+//! [`rayo_core::s3::ObjectStore`], [`rayo_core::metrics::MetricsStore`] and
+//! [`rayo_core::test_event::TestEventStore`].
 //! All of rayo's SQL lives in this crate.
 
 #![forbid(unsafe_code)]
@@ -25,6 +26,7 @@ mod objects;
 mod queues;
 mod rules;
 mod schema;
+mod test_events;
 mod versions;
 
 pub use db::{SqliteState, StateError};

@@ -25,6 +25,7 @@ const MIGRATION_LIST: &[M<'static>] = &[
     M::up(V10_OBJECTS),
     M::up(V11_VERSIONS_ALIASES_LAYERS),
     M::up(V12_METRICS),
+    M::up(V13_TEST_EVENTS),
     M::up(V14_LOG_IDS),
 ];
 
@@ -418,6 +419,20 @@ CREATE TABLE function_metrics (
 CREATE INDEX function_metrics_minute ON function_metrics (minute_ms);
 "#;
 
+/// Version 13: the console's saved test events, up to ten per function
+/// (the limit is checked by the writer). They stay when their function is
+/// deleted, as Lambda's console keeps them, so a function created again
+/// under the same name finds them.
+const V13_TEST_EVENTS: &str = r#"
+CREATE TABLE test_events (
+    function_name    TEXT NOT NULL,
+    name             TEXT NOT NULL,
+    event            TEXT NOT NULL CHECK (json_valid(event)),
+    last_modified_ms INTEGER NOT NULL,
+    PRIMARY KEY (function_name, name)
+) STRICT;
+"#;
+
 /// Version 14: log groups and streams get integer ids, and events name
 /// their stream and group by id rather than by text. An event row and its
 /// three index entries were mostly the group's and stream's names; with
@@ -580,6 +595,6 @@ mod tests {
 
     #[test]
     fn schema_version_counts_migrations() {
-        assert_eq!(SCHEMA_VERSION, 13);
+        assert_eq!(SCHEMA_VERSION, 14);
     }
 }

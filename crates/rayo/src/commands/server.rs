@@ -107,6 +107,18 @@ pub(crate) struct ServerArgs {
     #[arg(long, env = "RAYO_METRICS_RETENTION", default_value = "1d", value_parser = parse_retention)]
     metrics_retention: Duration,
 
+    /// Access keys that can sign in to the web console (/_rayo/console/),
+    /// as ACCESS_KEY_ID:SECRET_ACCESS_KEY[:read-only], comma-separated; a
+    /// read-only key can look but not change anything. The console needs no
+    /// sign-in while --listen is a loopback address.
+    #[arg(
+        long,
+        env = "RAYO_CONSOLE_CREDENTIALS",
+        value_delimiter = ',',
+        default_value = "test:test"
+    )]
+    console_credentials: Vec<String>,
+
     /// For tests only: run the schedules' clock this many times faster than
     /// real time (at 60, `rate(1 minute)` fires every second). Event times
     /// then run ahead of the wall clock.
@@ -167,6 +179,10 @@ pub(crate) async fn run(args: ServerArgs) -> anyhow::Result<ExitCode> {
     }
     let credentials = rayo_core::Credentials::parse(args.credentials.iter().map(String::as_str))
         .map_err(|error| anyhow::anyhow!("--credentials: {error}"))?;
+    let console_credentials = rayo_console::ConsoleCredentials::parse(
+        args.console_credentials.iter().map(String::as_str),
+    )
+    .map_err(|error| anyhow::anyhow!("--console-credentials: {error}"))?;
 
     let catalog = Arc::new(
         RuntimeCatalog::discover(&data_dir.join("runtime"), args.python_fallback)
@@ -315,6 +331,11 @@ pub(crate) async fn run(args: ServerArgs) -> anyhow::Result<ExitCode> {
         invoker: invoker.clone(),
         credentials,
     });
+    let runtimes: Vec<String> = catalog
+        .interpreters()
+        .map(|interpreter| format!("python3.{}", interpreter.minor))
+        .collect();
+    let test_events: Arc<dyn rayo_core::test_event::TestEventStore> = state.clone();
     let api_state = ApiState {
         region,
         functions,
@@ -342,7 +363,18 @@ pub(crate) async fn run(args: ServerArgs) -> anyhow::Result<ExitCode> {
         tracing::warn!(error = %error.message, "could not restore provisioned concurrency");
     }
     // The peer address is an HTTP trigger event's `sourceIp`.
-    let app = rayo_api::router(api_state).into_make_service_with_connect_info::<SocketAddr>();
+    let console = rayo_console::router(rayo_console::ConsoleConfig {
+        // On a loopback address only this machine's users reach the
+        // console; anywhere else it asks for an access key.
+        open: bound.ip().is_loopback(),
+        credentials: console_credentials,
+        test_events,
+        runtimes,
+        api: rayo_api::router(api_state.clone()),
+        metrics: Some(rayo_api::console_metrics_router(api_state.clone())),
+    });
+    let app = rayo_api::router_with_console(api_state, console)
+        .into_make_service_with_connect_info::<SocketAddr>();
 
     // Tests and scripts read this line to find the server.
     println!("rayo listening on {endpoint_url}");
