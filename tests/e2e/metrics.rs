@@ -25,11 +25,23 @@ const HELPERS: &str = r#"
         def value(samples, name, **labels):
             return samples.get((name, tuple(sorted(labels.items()))))
 
+        import http.cookiejar
+        # The metrics JSON is the console's: it needs a console session,
+        # which a server on a loopback address opens without signing in.
+        BROWSER = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+        with BROWSER.open(ENDPOINT + "/_rayo/console/api/session") as response:
+            assert json.loads(response.read())["signedIn"] is True
+        try:
+            urllib.request.urlopen(ENDPOINT + "/_rayo/console/api/metrics/summary")
+            raise AssertionError("the console's metrics answered without a session")
+        except urllib.error.HTTPError as error:
+            assert error.code == 401, error.code
+
         def console(path):
             """(status, error type header, JSON body) of a console metrics request."""
             url = ENDPOINT + "/_rayo/console/api/metrics" + path
             try:
-                with urllib.request.urlopen(url) as response:
+                with BROWSER.open(url) as response:
                     return response.status, None, json.loads(response.read())
             except urllib.error.HTTPError as error:
                 return error.code, error.headers.get("x-amzn-ErrorType"), json.loads(error.read())
