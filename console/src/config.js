@@ -1,8 +1,8 @@
 // The Configuration tab: general settings, environment variables,
 // reserved concurrency, and triggers (function URL, HTTP API route,
-// schedule, SQS queue).
+// schedule, SQS queue, S3 bucket notification).
 import { html, useState, useEffect, ErrorMessage, Notice } from './ui.js';
-import { lambda, json11, enc } from './api.js';
+import { call, lambda, json11, enc } from './api.js';
 
 export function ConfigTab({ fn, readOnly, onSaved }) {
   const c = fn.Configuration;
@@ -78,8 +78,10 @@ function Triggers({ fn, readOnly }) {
   const [rules, setRules] = useState([]);
   const [apis, setApis] = useState([]);
   const [queues, setQueues] = useState([]);
+  const [buckets, setBuckets] = useState([]);
+  const [notifications, setNotifications] = useState([]);
   const [error, setError] = useState(null);
-  const [form, setForm] = useState({ kind: 'url', schedule: 'rate(5 minutes)', ruleName: name + '-schedule', queue: '', batchSize: 10, routeKey: 'ANY /' + name, apiName: name + '-api' });
+  const [form, setForm] = useState({ kind: 'url', schedule: 'rate(5 minutes)', ruleName: name + '-schedule', queue: '', batchSize: 10, routeKey: 'ANY /' + name, apiName: name + '-api', bucket: '', s3Events: 's3:ObjectCreated:*', prefix: '', suffix: '' });
   const load = async () => {
     setError(null);
     try {
@@ -108,6 +110,9 @@ function Triggers({ fn, readOnly }) {
       setApis(routed);
       const q = await json11('AmazonSQS.ListQueues', {});
       setQueues(q.QueueUrls || []);
+      const s3 = await call('GET', '/s3/notifications?function=' + enc(name));
+      setBuckets(s3.Buckets || []);
+      setNotifications(s3.Notifications || []);
     } catch (e) {
       setError(e);
     }
@@ -136,6 +141,11 @@ function Triggers({ fn, readOnly }) {
     } else if (form.kind === 'sqs') {
       const attributes = await json11('AmazonSQS.GetQueueAttributes', { QueueUrl: form.queue, AttributeNames: ['QueueArn'] });
       await lambda('POST', '/2015-03-31/event-source-mappings/', { FunctionName: name, EventSourceArn: attributes.Attributes.QueueArn, BatchSize: Number(form.batchSize) });
+    } else if (form.kind === 's3') {
+      const id = name + '-' + form.s3Events.replace(/[^A-Za-z]+/g, '-').replace(/-+$/, '');
+      await call('PUT', `/s3/buckets/${enc(form.bucket)}/notifications/${enc(id)}`, {
+        body: { Function: name, Events: [form.s3Events], Prefix: form.prefix, Suffix: form.suffix },
+      });
     }
   });
   const set = (field) => (e) => setForm({ ...form, [field]: e.target.value });
@@ -155,7 +165,9 @@ function Triggers({ fn, readOnly }) {
         })}>Remove</button>`}</li>`)}
       ${mappings.map((m) => html`<li><strong>SQS</strong> ${m.EventSourceArn} (batch ${m.BatchSize}, ${m.State})
         ${readOnly ? null : html`<button onClick=${act(() => lambda('DELETE', '/2015-03-31/event-source-mappings/' + m.UUID))}>Remove</button>`}</li>`)}
-      ${!url && !apis.length && !rules.length && !mappings.length ? html`<li>No triggers.</li>` : null}
+      ${notifications.map((n) => html`<li><strong>S3</strong> ${n.Bucket}: <code>${n.Events.join(', ')}</code>${n.Prefix ? html` prefix <code>${n.Prefix}</code>` : null}${n.Suffix ? html` suffix <code>${n.Suffix}</code>` : null}
+        ${readOnly ? null : html`<button onClick=${act(() => call('DELETE', `/s3/buckets/${enc(n.Bucket)}/notifications/${enc(n.Id)}`))}>Remove</button>`}</li>`)}
+      ${!url && !apis.length && !rules.length && !mappings.length && !notifications.length ? html`<li>No triggers.</li>` : null}
     </ul>
     ${readOnly ? null : html`<form class="add-trigger" onSubmit=${add}>
       <h3>Add a trigger</h3>
@@ -165,6 +177,7 @@ function Triggers({ fn, readOnly }) {
         <option value="api">HTTP API route</option>
         <option value="schedule">Schedule (EventBridge rule)</option>
         <option value="sqs">SQS queue</option>
+        <option value="s3">S3 bucket</option>
       </select>
       ${form.kind === 'api' ? html`<label for="trigger-api-name">API name</label><input id="trigger-api-name" value=${form.apiName} onInput=${set('apiName')} />
         <label for="trigger-route">Route key</label><input id="trigger-route" value=${form.routeKey} onInput=${set('routeKey')} />` : null}
@@ -176,6 +189,21 @@ function Triggers({ fn, readOnly }) {
           ${queues.map((q) => html`<option value=${q}>${q.split('/').pop()}</option>`)}
         </select>
         <label for="trigger-batch">Batch size</label><input id="trigger-batch" type="number" min="1" max="10000" value=${form.batchSize} onInput=${set('batchSize')} />` : null}
+      ${form.kind === 's3' ? html`<label for="trigger-bucket">Bucket</label>
+        <select id="trigger-bucket" value=${form.bucket} onChange=${set('bucket')} required>
+          <option value="">— choose a bucket —</option>
+          ${buckets.map((b) => html`<option value=${b}>${b}</option>`)}
+        </select>
+        <label for="trigger-s3-events">Event types</label>
+        <select id="trigger-s3-events" value=${form.s3Events} onChange=${set('s3Events')}>
+          <option value="s3:ObjectCreated:*">All object create events</option>
+          <option value="s3:ObjectCreated:Put">PUT</option>
+          <option value="s3:ObjectCreated:Copy">Copy</option>
+          <option value="s3:ObjectCreated:CompleteMultipartUpload">Multipart upload completed</option>
+          <option value="s3:ObjectRemoved:*">All object delete events</option>
+        </select>
+        <label for="trigger-prefix">Prefix (optional)</label><input id="trigger-prefix" value=${form.prefix} onInput=${set('prefix')} />
+        <label for="trigger-suffix">Suffix (optional)</label><input id="trigger-suffix" value=${form.suffix} onInput=${set('suffix')} />` : null}
       <div class="actions"><button type="submit" class="primary">Add trigger</button></div>
     </form>`}
   </section>`;

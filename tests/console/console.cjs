@@ -140,6 +140,12 @@ const scenarios = {
     await page.getByLabel('Schedule expression').fill('rate(1 day)');
     await page.getByRole('button', { name: 'Add trigger' }).click();
     await page.locator('.trigger-list li', { hasText: 'Schedule' }).waitFor();
+    await page.getByLabel('Kind').selectOption('s3');
+    await page.getByLabel('Bucket', { exact: true }).selectOption(options.triggerBucket);
+    await page.getByLabel('Event types').selectOption('s3:ObjectCreated:*');
+    await page.getByLabel('Prefix (optional)').fill('incoming/');
+    await page.getByRole('button', { name: 'Add trigger' }).click();
+    await page.locator('.trigger-list li', { hasText: options.triggerBucket }).waitFor();
     seen.triggers = await page.locator('.trigger-list li').allTextContents();
     await shot(page, '07-configuration');
 

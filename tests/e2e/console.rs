@@ -35,6 +35,12 @@ def lambda_handler(event, context):
 #[test]
 fn console_creates_edits_and_tests_a_function() {
     let server = Server::start();
+    // A bucket for the S3 trigger the scenario adds.
+    server.python(
+        r#"
+        boto3.client("s3", config=CONFIG).create_bucket(Bucket="console-uploads")
+        "#,
+    );
     let seen = scenario(
         &server,
         "main",
@@ -44,6 +50,7 @@ fn console_creates_edits_and_tests_a_function() {
             "event": {"rawPath": "/from-test-event"},
             "eventName": "api-v2",
             "logNeedle": "console-marker",
+            "triggerBucket": "console-uploads",
         }),
     );
     assert!(
@@ -114,7 +121,10 @@ fn console_creates_edits_and_tests_a_function() {
 
     let triggers = seen["triggers"].to_string();
     assert!(
-        triggers.contains("Function URL") && triggers.contains("rate(1 day)"),
+        triggers.contains("Function URL")
+            && triggers.contains("rate(1 day)")
+            && triggers.contains("console-uploads")
+            && triggers.contains("incoming/"),
         "{triggers}"
     );
 
@@ -140,6 +150,23 @@ fn console_creates_edits_and_tests_a_function() {
         assert [r["ScheduleExpression"] for r in rules] == ["rate(1 day)"], rules
         targets = events.list_targets_by_rule(Rule=rules[0]["Name"])["Targets"]
         assert targets[0]["Arn"] == config["FunctionArn"], targets
+        # The S3 trigger: the bucket's notification, and an upload under
+        # its prefix runs the function.
+        s3 = boto3.client("s3", config=CONFIG)
+        notification = s3.get_bucket_notification_configuration(Bucket="console-uploads")
+        [lambda_config] = notification["LambdaFunctionConfigurations"]
+        assert lambda_config["LambdaFunctionArn"] == config["FunctionArn"], lambda_config
+        assert lambda_config["Events"] == ["s3:ObjectCreated:*"], lambda_config
+        rules = lambda_config["Filter"]["Key"]["FilterRules"]
+        assert [(r["Name"].lower(), r["Value"]) for r in rules] == [("prefix", "incoming/")], rules
+        s3.put_object(Bucket="console-uploads", Key="incoming/a.txt", Body=b"a")
+        logs = boto3.client("logs", config=CONFIG)
+        poll(
+            lambda: logs.filter_log_events(logGroupName="/aws/lambda/hello-console",
+                                           filterPattern="console-marker None")["events"],
+            "the upload's notification invoked the function",
+            deadline_seconds=LONG_WAIT,
+        )
         "#
     ));
 }

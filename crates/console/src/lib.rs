@@ -11,6 +11,7 @@
 mod assets;
 mod auth;
 mod proxy;
+mod s3_triggers;
 mod session;
 mod test_events;
 
@@ -22,6 +23,9 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, put};
+use rayo_core::Region;
+use rayo_core::s3::ObjectStore;
+use rayo_core::store::FunctionStore;
 use rayo_core::test_event::TestEventStore;
 
 pub use auth::{ConsoleCredentials, Role};
@@ -50,6 +54,12 @@ pub struct ConsoleConfig {
     /// Routes served under `/_rayo/console/api/metrics/` (paths relative to
     /// it, such as `/summary`), behind the console's access checks.
     pub metrics: Option<Router>,
+    /// Buckets, whose notifications are the S3 triggers.
+    pub objects: Arc<dyn ObjectStore>,
+    /// Functions, which an S3 trigger must name.
+    pub functions: Arc<dyn FunctionStore>,
+    /// The region functions' ARNs name.
+    pub region: Region,
 }
 
 #[derive(Debug)]
@@ -80,6 +90,11 @@ pub fn router(config: ConsoleConfig) -> Router {
         .route(
             "/api/functions/{name}/test-events/{event}",
             put(test_events::put_test_event).delete(test_events::delete_test_event),
+        )
+        .route("/api/s3/notifications", get(s3_triggers::list))
+        .route(
+            "/api/s3/buckets/{bucket}/notifications/{id}",
+            put(s3_triggers::put).delete(s3_triggers::delete),
         )
         .route("/api/aws/", any(proxy::forward))
         .route("/api/aws/{*path}", any(proxy::forward))

@@ -14,10 +14,17 @@ fn console(open: bool) -> Router {
         let cookie = request.headers().contains_key(header::COOKIE);
         format!("{} {} cookie={cookie}", request.method(), request.uri())
     }));
+    let state = Arc::new(rayo_state::SqliteState::open_in_memory().unwrap());
     router(ConsoleConfig {
         open,
         credentials: ConsoleCredentials::parse(["admin:s3cret", "viewer:look:read-only"]).unwrap(),
-        test_events: Arc::new(rayo_state::SqliteState::open_in_memory().unwrap()),
+        test_events: state.clone(),
+        objects: state.clone(),
+        functions: state,
+        region: Region {
+            name: "us-east-1".into(),
+            account_id: "000000000000".into(),
+        },
         runtimes: vec!["python3.11".into()],
         api,
         metrics: Some(Router::new().route(
@@ -254,4 +261,37 @@ async fn open_console_hands_out_a_session() {
     )
     .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn s3_triggers_are_checked_and_need_a_writer() {
+    let console = console(false);
+    let put = |cookie: &str, token: &str, bucket: &str| {
+        Request::put(format!("/api/s3/buckets/{bucket}/notifications/n1"))
+            .header("host", "rayo.test")
+            .header("origin", "http://rayo.test")
+            .header("cookie", cookie)
+            .header(CSRF_HEADER, token)
+            .body(Body::from(
+                r#"{"Function":"f","Events":["s3:ObjectCreated:*"]}"#,
+            ))
+            .unwrap()
+    };
+    let (cookie, token) = sign_in(&console, "admin", "s3cret").await;
+    let (status, body, _) = send(&console, put(&cookie, &token, "missing")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    assert!(body.contains("NoSuchBucket"), "{body}");
+    let (status, body, _) = send(
+        &console,
+        Request::get("/api/s3/notifications?function=f")
+            .header("cookie", &cookie)
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body, r#"{"Buckets":[],"Notifications":[]}"#);
+    let (cookie, token) = sign_in(&console, "viewer", "look").await;
+    let (status, body, _) = send(&console, put(&cookie, &token, "missing")).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
 }

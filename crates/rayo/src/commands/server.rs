@@ -363,6 +363,11 @@ pub(crate) async fn run(args: ServerArgs) -> anyhow::Result<ExitCode> {
         tracing::warn!(error = %error.message, "could not restore provisioned concurrency");
     }
     // The peer address is an HTTP trigger event's `sourceIp`.
+    let (console_objects, console_functions, console_region) = (
+        api_state.objects.clone(),
+        api_state.functions.clone(),
+        api_state.region.clone(),
+    );
     let console = rayo_console::router(rayo_console::ConsoleConfig {
         // On a loopback address only this machine's users reach the
         // console; anywhere else it asks for an access key.
@@ -372,6 +377,9 @@ pub(crate) async fn run(args: ServerArgs) -> anyhow::Result<ExitCode> {
         runtimes,
         api: rayo_api::router(api_state.clone()),
         metrics: Some(rayo_api::console_metrics_router(api_state.clone())),
+        objects: console_objects,
+        functions: console_functions,
+        region: console_region,
     });
     let app = rayo_api::router_with_console(api_state, console)
         .into_make_service_with_connect_info::<SocketAddr>();
