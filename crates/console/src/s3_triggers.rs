@@ -12,7 +12,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use rayo_core::FunctionRef;
 use rayo_core::s3::{LambdaNotification, NotificationConfiguration};
-use rayo_core::store::StoreError;
+use rayo_core::store::{FunctionStore, StoreError};
 use serde::Deserialize;
 
 use crate::{Console, error};
@@ -114,25 +114,17 @@ pub(crate) async fn delete(
     .await
 }
 
-type Edit = dyn FnOnce(
-        &mut NotificationConfiguration,
-        &dyn rayo_core::store::FunctionStore,
-    ) -> Result<Result<(), Response>, StoreError>
-    + Send;
-
 /// Reads the bucket's configuration, edits it, checks it as S3 does and
 /// writes it back.
-async fn change(
-    console: Arc<Console>,
-    bucket: String,
-    edit: impl FnOnce(
-        &mut NotificationConfiguration,
-        &dyn rayo_core::store::FunctionStore,
-    ) -> Result<Result<(), Response>, StoreError>
-    + Send
-    + 'static,
-) -> Response {
-    let edit: Box<Edit> = Box::new(edit);
+async fn change<F>(console: Arc<Console>, bucket: String, edit: F) -> Response
+where
+    F: FnOnce(
+            &mut NotificationConfiguration,
+            &dyn FunctionStore,
+        ) -> Result<Result<(), Response>, StoreError>
+        + Send
+        + 'static,
+{
     let objects = console.config.objects.clone();
     let functions = console.config.functions.clone();
     let done = tokio::task::spawn_blocking(move || -> Result<Response, StoreError> {

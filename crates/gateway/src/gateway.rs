@@ -184,7 +184,7 @@ impl Gateway {
                             StatusCode::FORBIDDEN,
                             json!({ "Message": "Forbidden" }).to_string(),
                         );
-                        add_cors(&mut response, config.cors.as_ref(), origin.as_deref());
+                        add_cors(&mut response, config.cors.as_ref(), origin);
                         return response;
                     }
                 }
@@ -203,7 +203,7 @@ impl Gateway {
                 &request_id,
             )
             .await;
-        add_cors(&mut response, config.cors.as_ref(), origin.as_deref());
+        add_cors(&mut response, config.cors.as_ref(), origin);
         if let Ok(value) = HeaderValue::from_str(&request_id) {
             response.headers_mut().insert("x-amzn-requestid", value);
         }
@@ -298,7 +298,7 @@ impl Gateway {
                 &request_id,
             )
             .await;
-        add_cors(&mut response, cors_config, origin.as_deref());
+        add_cors(&mut response, cors_config, origin);
         if let Ok(value) = HeaderValue::from_str(&request_id) {
             response.headers_mut().insert("apigw-requestid", value);
         }
@@ -573,19 +573,15 @@ fn preflight(
 ) -> Option<Response<Body>> {
     let origin = header(parts, "origin");
     let request_method = header(parts, "access-control-request-method");
-    if !cors::is_preflight(
-        parts.method.as_str(),
-        origin.as_deref(),
-        request_method.as_deref(),
-    ) {
+    if !cors::is_preflight(parts.method.as_str(), origin, request_method) {
         return None;
     }
     let request_headers = header(parts, "access-control-request-headers");
     let headers = cors::preflight_headers(
         cors,
-        origin.as_deref().unwrap_or(""),
-        request_method.as_deref().unwrap_or(""),
-        request_headers.as_deref(),
+        origin.unwrap_or(""),
+        request_method.unwrap_or(""),
+        request_headers,
     );
     let mut response = Response::new(Body::empty());
     *response.status_mut() = status;
@@ -688,12 +684,9 @@ fn json_response(status: StatusCode, body: String) -> Response<Body> {
     response
 }
 
-fn header(parts: &Parts, name: &str) -> Option<String> {
-    parts
-        .headers
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
+/// A request header's value, when it is text.
+pub(crate) fn header<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
+    parts.headers.get(name).and_then(|v| v.to_str().ok())
 }
 
 /// An id in the shape of API Gateway's request ids: `JKJaXmPLvHcESHA=`.

@@ -10,6 +10,8 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use time::macros::format_description;
 
+use crate::gateway::header;
+
 const ALGORITHM: &str = "AWS4-HMAC-SHA256";
 /// How far a signed request's time may be from the server's, as AWS allows.
 const MAX_SKEW: time::Duration = time::Duration::minutes(15);
@@ -124,13 +126,6 @@ fn hmac(key: &[u8], data: &[u8]) -> Vec<u8> {
     let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes keys of any size");
     mac.update(data);
     mac.finalize().into_bytes().to_vec()
-}
-
-fn header<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
-    parts
-        .headers
-        .get(name)
-        .and_then(|value| value.to_str().ok())
 }
 
 /// `AWS4-HMAC-SHA256 Credential=…, SignedHeaders=…, Signature=…`.
