@@ -18,6 +18,18 @@ function check(condition, message) {
   if (!condition) throw new Error('check failed: ' + message);
 }
 
+// Waits until `predicate` holds in the page. Each check is one
+// page.evaluate, which the page's Content-Security-Policy does not govern;
+// page.waitForFunction polls by evaluating the predicate's text inside the
+// page, which that policy (no 'unsafe-eval') refuses.
+async function until(page, predicate, arg, seconds = 30) {
+  const deadline = Date.now() + seconds * 1000;
+  while (!(await page.evaluate(predicate, arg))) {
+    if (Date.now() > deadline) throw new Error('timed out waiting for ' + predicate);
+    await page.waitForTimeout(50);
+  }
+}
+
 async function shot(page, name) {
   fs.mkdirSync(shotDir, { recursive: true });
   await page.screenshot({ path: path.join(shotDir, `${scenario}-${name}.png`), fullPage: true });
@@ -65,6 +77,8 @@ const scenarios = {
     await shot(page, '01-empty-list');
     await page.getByRole('link', { name: 'Create function' }).click();
     await page.getByLabel('Function name').fill(name);
+    // The runtimes arrive from the server after the page renders.
+    await page.locator('#fn-runtime option').first().waitFor({ state: 'attached' });
     const runtimes = await page.locator('#fn-runtime option').allTextContents();
     seen.runtimes = runtimes;
     await shot(page, '02-create');
@@ -103,7 +117,7 @@ const scenarios = {
     // The saved event is the server's: it is there after a reload.
     await page.reload();
     await page.getByLabel(/Saved events/).waitFor();
-    await page.waitForFunction(() => document.querySelectorAll('#saved-events option').length > 1);
+    await until(page, () => document.querySelectorAll('#saved-events option').length > 1);
     seen.savedEvents = await page.locator('#saved-events option').allTextContents();
     await page.getByLabel(/Saved events/).selectOption(options.eventName);
     seen.reloadedEvent = JSON.parse(await page.getByLabel('Event JSON').inputValue());
@@ -200,7 +214,7 @@ const scenarios = {
     await page.locator('.charts, #metrics-missing').first().waitFor();
     seen.metricsMissing = (await page.locator('#metrics-missing').count()) > 0;
     if (!seen.metricsMissing) {
-      await page.waitForFunction(() => {
+      await until(page, () => {
         const el = document.querySelector('[data-metric=invocations]');
         return el && Number(el.textContent) >= 1;
       });
@@ -232,9 +246,12 @@ const scenarios = {
     await shot(page, 'focus-on-tab');
     const steps = [];
     for (const key of ['ArrowRight', 'ArrowRight', 'End', 'Home', 'ArrowLeft']) {
+      // Every one of these keys moves to another tab: wait for the move.
+      const before = await page.evaluate(() => document.activeElement.id);
       await page.keyboard.press(key);
-      await page.waitForFunction(() => document.activeElement.getAttribute('aria-selected') === 'true' &&
-        document.querySelector('[role=tabpanel]').getAttribute('aria-labelledby') === document.activeElement.id);
+      await until(page, (before) => document.activeElement.id !== before &&
+        document.activeElement.getAttribute('aria-selected') === 'true' &&
+        document.querySelector('[role=tabpanel]').getAttribute('aria-labelledby') === document.activeElement.id, before);
       steps.push((await active()).text);
     }
     seen.steps = steps;
