@@ -1,7 +1,10 @@
 //! File operations shared by both cgroup versions.
 
+use std::fs::File;
 use std::io;
-use std::path::Path;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, kill};
@@ -33,6 +36,47 @@ pub(crate) fn read_u64(dir: &Path, name: &str) -> io::Result<u64> {
             format!("{}: not a number: {text:?}", path.display()),
         )
     })
+}
+
+/// A counter file read again and again (an instance's peak memory after
+/// every invocation): opened on first read and kept open, each read one
+/// `pread` from its start, where the kernel renders the value afresh.
+#[derive(Debug)]
+pub(crate) struct CounterFile {
+    /// The files to try, in order: the first that opens is kept.
+    paths: Vec<PathBuf>,
+    file: OnceLock<Option<File>>,
+}
+
+impl CounterFile {
+    pub(crate) fn new(paths: Vec<PathBuf>) -> CounterFile {
+        CounterFile {
+            paths,
+            file: OnceLock::new(),
+        }
+    }
+
+    /// The number the file holds now.
+    pub(crate) fn read(&self) -> io::Result<u64> {
+        let file = self
+            .file
+            .get_or_init(|| self.paths.iter().find_map(|path| File::open(path).ok()));
+        let Some(file) = file else {
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("none of {:?} can be opened", self.paths),
+            ));
+        };
+        let mut buffer = [0u8; 32];
+        let n_read = file.read_at(&mut buffer, 0)?;
+        let text = std::str::from_utf8(&buffer[..n_read]).unwrap_or_default();
+        text.trim().parse().map_err(|_| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("{:?}: not a number: {text:?}", self.paths),
+            )
+        })
+    }
 }
 
 /// The processes listed in `dir/cgroup.procs`; none when the cgroup is gone.

@@ -16,6 +16,8 @@ pub(crate) struct CgroupV1 {
     /// Each directory once (hierarchies may be mounted together), in the
     /// order they were made.
     created: Vec<PathBuf>,
+    /// `memory.max_usage_in_bytes`, kept open.
+    peak: fs::CounterFile,
 }
 
 impl CgroupV1 {
@@ -32,6 +34,7 @@ impl CgroupV1 {
             cpu: dir(cpu),
             pids: dir(pids),
             created: Vec::new(),
+            peak: fs::CounterFile::new(vec![dir(memory).join("memory.max_usage_in_bytes")]),
         };
         for path in [
             cgroup.memory.clone(),
@@ -96,7 +99,7 @@ impl CgroupV1 {
     }
 
     pub(crate) fn peak_memory_bytes(&self) -> io::Result<u64> {
-        fs::read_u64(&self.memory, "memory.max_usage_in_bytes")
+        self.peak.read()
     }
 
     pub(crate) fn oom_killed(&self) -> bool {

@@ -15,6 +15,8 @@ const CONTROLLERS: [&str; 3] = ["memory", "cpu", "pids"];
 #[derive(Debug)]
 pub(crate) struct CgroupV2 {
     dir: PathBuf,
+    /// `memory.peak` (Linux 5.19 on), else `memory.current`, kept open.
+    peak: fs::CounterFile,
 }
 
 impl CgroupV2 {
@@ -30,7 +32,8 @@ impl CgroupV2 {
         }
         let dir = ancestor.join(name);
         fs::create_own(&dir)?;
-        Ok(CgroupV2 { dir })
+        let peak = fs::CounterFile::new(vec![dir.join("memory.peak"), dir.join("memory.current")]);
+        Ok(CgroupV2 { dir, peak })
     }
 
     pub(crate) fn set_limits(&self, limits: &CgroupLimits) -> io::Result<()> {
@@ -64,9 +67,7 @@ impl CgroupV2 {
     }
 
     pub(crate) fn peak_memory_bytes(&self) -> io::Result<u64> {
-        // memory.peak arrived in Linux 5.19.
-        fs::read_u64(&self.dir, "memory.peak")
-            .or_else(|_| fs::read_u64(&self.dir, "memory.current"))
+        self.peak.read()
     }
 
     pub(crate) fn oom_killed(&self) -> bool {
@@ -152,10 +153,18 @@ mod tests {
         assert_eq!(read(&dir.join("cpu.weight")), "7");
         assert_eq!(read(&dir.join("cpu.max")), "7235 100000");
 
+        // memory.peak wins over memory.current, and every read is fresh
+        // through the file kept open.
         std::fs::write(dir.join("memory.current"), "4096\n").expect("current");
-        assert_eq!(cgroup.peak_memory_bytes().expect("peak"), 4096);
         std::fs::write(dir.join("memory.peak"), "8192\n").expect("peak");
         assert_eq!(cgroup.peak_memory_bytes().expect("peak"), 8192);
+        std::fs::write(dir.join("memory.peak"), "16384\n").expect("peak");
+        assert_eq!(cgroup.peak_memory_bytes().expect("peak"), 16384);
+        // Before Linux 5.19 there is no memory.peak.
+        let older = CgroupV2::create(root.path(), parent, "older").expect("created");
+        std::fs::write(root.path().join("rayo/pool/older/memory.current"), "4096\n")
+            .expect("current");
+        assert_eq!(older.peak_memory_bytes().expect("current"), 4096);
 
         assert!(!cgroup.oom_killed());
         std::fs::write(
