@@ -310,6 +310,9 @@ pub(crate) async fn serve(listener: TcpListener, router: Router, instance_uid: O
                 continue;
             }
         }
+        // A runtime may pipeline its result and its next request; the two
+        // answers must not wait on each other's acknowledgement.
+        let _ = stream.set_nodelay(true);
         let service = TowerToHyperService::new(router.clone());
         tokio::spawn(async move {
             let _ = hyper::server::conn::http1::Builder::new()

@@ -30,6 +30,7 @@ import sys
 import time
 
 _API_VERSION = "/2018-06-01"
+_NEXT_PATH = _API_VERSION + "/runtime/invocation/next"
 _ERROR_TYPE_HEADER = "Lambda-Runtime-Function-Error-Type"
 _XRAY_CAUSE_HEADER = "Lambda-Runtime-Function-XRay-Error-Cause"
 # Lambda sends the X-Ray error cause header when it is under 1 MiB; rayo keeps
@@ -699,9 +700,8 @@ class _RuntimeApi(object):
             self._sock = None
         self._buffer = b""
 
-    def call(self, method, path, body=None, headers=None):
-        """Sends one request; returns (status, headers, body), the headers as
-        a dict of lower-case names."""
+    def _request(self, method, path, body=None, headers=None):
+        """One request's bytes."""
         lines = ["%s %s HTTP/1.1\r\n%s" % (method, path, self._preamble)]
         extra = []
         if headers:
@@ -716,22 +716,34 @@ class _RuntimeApi(object):
             body = body.encode("utf-8")
         if method != "GET" or body:
             lines.append("Content-Length: %d\r\n" % len(body))
-        request = "".join(lines).encode("latin-1") + b"".join(extra) + b"\r\n"
+        return "".join(lines).encode("latin-1") + b"".join(extra) + b"\r\n" + body
+
+    def exchange(self, requests):
+        """Sends requests (bytes from ``_request``) back to back on the
+        connection, HTTP/1.1 pipelining, and returns their responses in
+        order, each (status, headers, body) with the headers as a dict of
+        lower-case names. A connection lost on the way is opened again
+        once, for the requests not yet answered."""
+        responses = []
         for attempt in (0, 1):
             try:
                 if self._sock is None:
                     self._sock = self._connect()
-                if len(body) <= 65536:
-                    self._sock.sendall(request + body)
-                else:
-                    self._sock.sendall(request)
-                    self._sock.sendall(body)
-                return self._read_response()
+                self._sock.sendall(b"".join(requests[len(responses) :]))
+                while len(responses) < len(requests):
+                    if self._sock is None:
+                        raise _ProtocolError("the Runtime API closed the connection")
+                    responses.append(self._read_response())
+                return responses
             except (OSError, _ProtocolError):
                 self._close()
                 if attempt:
                     raise
         raise AssertionError("unreachable")
+
+    def call(self, method, path, body=None, headers=None):
+        """Sends one request; returns (status, headers, body)."""
+        return self.exchange([self._request(method, path, body, headers)])[0]
 
     def _fill(self):
         chunk = self._sock.recv(262144)
@@ -792,7 +804,10 @@ class _RuntimeApi(object):
             self._buffer = self._buffer[size + 2 :]
 
     def next_invocation(self):
-        status, headers, body = self.call("GET", _API_VERSION + "/runtime/invocation/next")
+        return self._next(self.call("GET", _NEXT_PATH))
+
+    def _next(self, response):
+        status, headers, body = response
         if status == 410:
             # rayo's Runtime API answers 410 Gone when the instance is ending.
             _flush_streams()
@@ -802,26 +817,34 @@ class _RuntimeApi(object):
         return headers, body
 
     def post_response(self, request_id, body, content_type):
+        """Posts a result and asks for the next invocation in the same write;
+        returns the next invocation."""
         _flush_streams()
-        self.call(
+        post = self._request(
             "POST",
             "%s/runtime/invocation/%s/response" % (_API_VERSION, request_id),
             body,
             {"Content-Type": content_type},
         )
+        _posted, following = self.exchange([post, self._request("GET", _NEXT_PATH)])
+        return self._next(following)
 
     def post_error(self, request_id, error, xray_cause):
+        """Posts an error and asks for the next invocation in the same write;
+        returns the next invocation."""
         _flush_streams()
         headers = {"Content-Type": "application/json"}
         cause = _to_body(_to_json(xray_cause))
         if len(cause) < _XRAY_CAUSE_MAX_BYTES:
             headers[_XRAY_CAUSE_HEADER] = cause
-        self.call(
+        post = self._request(
             "POST",
             "%s/runtime/invocation/%s/error" % (_API_VERSION, request_id),
             _to_body(_to_json(error)),
             headers,
         )
+        _posted, following = self.exchange([post, self._request("GET", _NEXT_PATH)])
+        return self._next(following)
 
     def post_init_error(self, error):
         _flush_streams()
@@ -915,6 +938,8 @@ def _init(api):
 
 
 def _invoke(api, handler, headers, body):
+    """Runs one invocation, posts its outcome and returns the next
+    invocation (headers, body)."""
     global _request_id, _tenant_id
     get = headers.get
     request_id = get("lambda-runtime-aws-request-id")
@@ -963,10 +988,9 @@ def _invoke(api, handler, headers, body):
         error = _error_body(message, error_type, _format_frames(frames), request_id)
         cause = _xray_cause(error_type, message, frames)
     else:
-        api.post_response(request_id, payload, content_type)
-        return
+        return api.post_response(request_id, payload, content_type)
     _log_error(error)
-    api.post_error(request_id, error, cause)
+    return api.post_error(request_id, error, cause)
 
 
 def _configure():
@@ -1006,9 +1030,9 @@ def serve():
     api = _RuntimeApi(os.environ["AWS_LAMBDA_RUNTIME_API"])
     handler = _init(api)
     try:
+        headers, body = api.next_invocation()
         while True:
-            headers, body = api.next_invocation()
-            _invoke(api, handler, headers, body)
+            headers, body = _invoke(api, handler, headers, body)
     except (OSError, _ProtocolError, _ApiError) as e:
         _flush_streams()
         sys.stderr.write("rayo runtime: lost the Runtime API: %s\n" % e)
