@@ -33,6 +33,7 @@ pub struct SqliteState {
     connection: Arc<Mutex<Connection>>,
     log_writer: LogWriter,
     pub(crate) function_cache: FunctionCache,
+    pub(crate) trigger_cache: crate::http_triggers::TriggerCache,
 }
 
 /// Function records as last read, by name: every invocation resolves its
@@ -120,6 +121,7 @@ impl SqliteState {
             log_writer: LogWriter::start(Arc::clone(&connection)),
             connection,
             function_cache: FunctionCache::default(),
+            trigger_cache: crate::http_triggers::TriggerCache::default(),
         })
     }
 

@@ -152,6 +152,8 @@ impl FunctionStore for SqliteState {
         // stays, as it does in AWS.
         let connection = self.connection();
         self.function_cache.forget(name);
+        // Its function URLs go with it (ON DELETE CASCADE).
+        self.trigger_cache.clear();
         let deleted = connection
             .prepare_cached("DELETE FROM functions WHERE name = ?1")
             .and_then(|mut statement| statement.execute([name]))

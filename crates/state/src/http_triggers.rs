@@ -1,7 +1,8 @@
 //! [`HttpTriggerStore`] on SQLite: function URLs, and HTTP APIs with their
 //! integrations, routes and stages.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use rayo_core::http_trigger::{
     Cors, FunctionUrlAuthType, FunctionUrlConfig, HttpApi, Integration, InvokeMode,
@@ -17,7 +18,7 @@ use crate::db::{SqliteState, backend};
 impl HttpTriggerStore for SqliteState {
     fn create_function_url(&self, config: &FunctionUrlConfig) -> Result<(), StoreError> {
         let document = to_json(&UrlDocument::from_config(config))?;
-        self.connection()
+        self.trigger_writer()
             .prepare_cached(
                 "INSERT INTO function_urls
                      (function_name, qualifier, url_id, created_ms, last_modified_ms, config)
@@ -67,14 +68,22 @@ impl HttpTriggerStore for SqliteState {
     }
 
     fn function_url_by_id(&self, url_id: &str) -> Result<Option<FunctionUrlConfig>, StoreError> {
-        self.connection()
+        if let Some(config) = self.trigger_cache.url(url_id) {
+            return Ok(Some(config));
+        }
+        let connection = self.connection();
+        let config = connection
             .prepare_cached(&format!(
                 "SELECT {URL_COLUMNS} FROM function_urls WHERE url_id = ?1"
             ))
             .and_then(|mut statement| statement.query_row([url_id], url_row).optional())
             .map_err(backend)?
             .map(StoredUrl::into_config)
-            .transpose()
+            .transpose()?;
+        if let Some(config) = &config {
+            self.trigger_cache.put_url(url_id, config);
+        }
+        Ok(config)
     }
 
     fn list_function_urls(
@@ -97,7 +106,7 @@ impl HttpTriggerStore for SqliteState {
     fn update_function_url(&self, config: &FunctionUrlConfig) -> Result<(), StoreError> {
         let document = to_json(&UrlDocument::from_config(config))?;
         let updated = self
-            .connection()
+            .trigger_writer()
             .prepare_cached(
                 "UPDATE function_urls SET last_modified_ms = ?3, config = ?4
                  WHERE function_name = ?1 AND qualifier = ?2",
@@ -123,7 +132,7 @@ impl HttpTriggerStore for SqliteState {
         qualifier: Option<&str>,
     ) -> Result<bool, StoreError> {
         let deleted = self
-            .connection()
+            .trigger_writer()
             .prepare_cached("DELETE FROM function_urls WHERE function_name = ?1 AND qualifier = ?2")
             .and_then(|mut statement| {
                 statement.execute(params![function_name, qualifier.unwrap_or("")])
@@ -140,7 +149,7 @@ impl HttpTriggerStore for SqliteState {
         stages: &[Stage],
     ) -> Result<(), StoreError> {
         let document = to_json(&ApiDocument::from_api(api))?;
-        let mut connection = self.connection();
+        let mut connection = self.trigger_writer();
         let transaction = connection.transaction().map_err(backend)?;
         transaction
             .execute(
@@ -167,14 +176,22 @@ impl HttpTriggerStore for SqliteState {
     }
 
     fn get_api(&self, api_id: &str) -> Result<Option<HttpApi>, StoreError> {
-        self.connection()
+        if let Some(api) = self.trigger_cache.api(api_id) {
+            return Ok(Some(api));
+        }
+        let connection = self.connection();
+        let api = connection
             .prepare_cached(&format!(
                 "SELECT {API_COLUMNS} FROM http_apis WHERE api_id = ?1"
             ))
             .and_then(|mut statement| statement.query_row([api_id], api_row).optional())
             .map_err(backend)?
             .map(StoredApi::into_api)
-            .transpose()
+            .transpose()?;
+        if let Some(api) = &api {
+            self.trigger_cache.put_api(api);
+        }
+        Ok(api)
     }
 
     fn list_apis(&self) -> Result<Vec<HttpApi>, StoreError> {
@@ -191,7 +208,7 @@ impl HttpTriggerStore for SqliteState {
     fn update_api(&self, api: &HttpApi) -> Result<(), StoreError> {
         let document = to_json(&ApiDocument::from_api(api))?;
         let updated = self
-            .connection()
+            .trigger_writer()
             .prepare_cached(
                 "UPDATE http_apis SET name = ?2, config = ?3, revision = revision + 1
                  WHERE api_id = ?1",
@@ -206,7 +223,7 @@ impl HttpTriggerStore for SqliteState {
 
     fn delete_api(&self, api_id: &str) -> Result<bool, StoreError> {
         let deleted = self
-            .connection()
+            .trigger_writer()
             .prepare_cached("DELETE FROM http_apis WHERE api_id = ?1")
             .and_then(|mut statement| statement.execute([api_id]))
             .map_err(backend)?;
@@ -379,7 +396,60 @@ impl HttpTriggerStore for SqliteState {
     }
 }
 
+/// Function URLs by id and HTTP APIs by id as last read: the gateway looks
+/// one up for every request it serves, and they change only through this
+/// store. Readers fill it while holding the connection's lock, and every
+/// write to function URLs or HTTP APIs (or to the functions URLs belong
+/// to) empties it under the same lock, so what it holds is never older
+/// than the database.
+#[derive(Debug, Default)]
+pub(crate) struct TriggerCache {
+    entries: Mutex<CachedTriggers>,
+}
+
+#[derive(Debug, Default)]
+struct CachedTriggers {
+    urls: HashMap<String, FunctionUrlConfig>,
+    apis: HashMap<String, HttpApi>,
+}
+
+impl TriggerCache {
+    fn url(&self, url_id: &str) -> Option<FunctionUrlConfig> {
+        self.lock().urls.get(url_id).cloned()
+    }
+
+    fn put_url(&self, url_id: &str, config: &FunctionUrlConfig) {
+        self.lock().urls.insert(url_id.to_string(), config.clone());
+    }
+
+    fn api(&self, api_id: &str) -> Option<HttpApi> {
+        self.lock().apis.get(api_id).cloned()
+    }
+
+    fn put_api(&self, api: &HttpApi) {
+        self.lock().apis.insert(api.api_id.clone(), api.clone());
+    }
+
+    pub(crate) fn clear(&self) {
+        let mut entries = self.lock();
+        entries.urls.clear();
+        entries.apis.clear();
+    }
+
+    fn lock(&self) -> MutexGuard<'_, CachedTriggers> {
+        self.entries.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
 impl SqliteState {
+    /// The connection, for a write to function URLs or HTTP APIs: the
+    /// cache of them is emptied first, under the lock the write holds.
+    fn trigger_writer(&self) -> MutexGuard<'_, Connection> {
+        let connection = self.connection();
+        self.trigger_cache.clear();
+        connection
+    }
+
     /// Runs `change` and moves the API's revision on, in one transaction;
     /// [`StoreError::NotFound`] when the API does not exist.
     fn change_api(
@@ -387,7 +457,7 @@ impl SqliteState {
         api_id: &str,
         change: impl FnOnce(&Connection) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
-        let mut connection = self.connection();
+        let mut connection = self.trigger_writer();
         let transaction = connection.transaction().map_err(backend)?;
         let bumped = transaction
             .execute(
@@ -868,6 +938,11 @@ mod tests {
         changed.cors = None;
         changed.last_modified_ms = 9;
         state.update_function_url(&changed).unwrap();
+        // Read by id (and so cached) before and after the change.
+        assert_eq!(
+            state.function_url_by_id(&"a".repeat(32)).unwrap(),
+            Some(changed.clone())
+        );
         assert_eq!(state.list_function_urls("f").unwrap(), vec![changed]);
         state.delete_function("f").unwrap();
         assert_eq!(state.function_url_by_id(&"a".repeat(32)).unwrap(), None);
@@ -922,7 +997,9 @@ mod tests {
         renamed.name = "renamed".to_string();
         state.update_api(&renamed).unwrap();
         assert_eq!(state.list_apis().unwrap()[0].name, "renamed");
+        assert_eq!(state.get_api("abc").unwrap().unwrap().name, "renamed");
         assert!(state.delete_api("abc").unwrap());
+        assert_eq!(state.get_api("abc").unwrap(), None);
         assert!(state.list_routes("abc").unwrap().is_empty());
         assert!(state.list_integrations("abc").unwrap().is_empty());
         assert!(state.list_stages("abc").unwrap().is_empty());
