@@ -117,26 +117,23 @@ pub(crate) fn append_events(
         events.iter().map(|e| e.timestamp_ms).min(),
         events.iter().map(|e| e.timestamp_ms).max(),
     ) {
-        let mut insert = transaction
-            .prepare_cached(
-                "INSERT INTO log_events (group_id, stream_id, timestamp_ms, ingestion_ms, message)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-            )
-            .map_err(backend)?;
+        // Several rows per statement: each statement's fixed costs (and
+        // AUTOINCREMENT's update of sqlite_sequence) are paid once per chunk
+        // rather than once per event.
         let mut n_bytes: i64 = 0;
-        for event in events {
-            insert
-                .execute(params![
-                    group_id,
-                    stream_id,
-                    event.timestamp_ms,
-                    ingestion_ms,
-                    event.message
-                ])
+        for chunk in events.chunks(INSERT_CHUNK) {
+            let mut insert = transaction
+                .prepare_cached(insert_events_sql(chunk.len()))
                 .map_err(backend)?;
-            n_bytes = n_bytes.saturating_add(sql_limit(event.message.len()));
+            let mut parameters: Vec<&dyn rusqlite::ToSql> = Vec::with_capacity(3 + 2 * chunk.len());
+            parameters.extend([&group_id as &dyn rusqlite::ToSql, &stream_id, &ingestion_ms]);
+            for event in chunk {
+                parameters.push(&event.timestamp_ms);
+                parameters.push(&event.message);
+                n_bytes = n_bytes.saturating_add(sql_limit(event.message.len()));
+            }
+            insert.execute(parameters.as_slice()).map_err(backend)?;
         }
-        drop(insert);
         transaction
             .prepare_cached(
                 "UPDATE log_streams SET
@@ -152,6 +149,30 @@ pub(crate) fn append_events(
             .map_err(backend)?;
     }
     Ok(())
+}
+
+/// Events inserted by one statement at most.
+const INSERT_CHUNK: usize = 16;
+
+/// `INSERT` of `n_rows` events (1 to [`INSERT_CHUNK`]) of one stream: the
+/// group id, stream id and ingestion time are `?1` to `?3`, then each
+/// event's timestamp and message. Built once per row count.
+fn insert_events_sql(n_rows: usize) -> &'static str {
+    static SQL: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    let all = SQL.get_or_init(|| {
+        (1..=INSERT_CHUNK)
+            .map(|n| {
+                let rows: Vec<String> = (0..n)
+                    .map(|i| format!("(?1, ?2, ?{}, ?3, ?{})", 4 + 2 * i, 5 + 2 * i))
+                    .collect();
+                format!(
+                    "INSERT INTO log_events (group_id, stream_id, timestamp_ms, ingestion_ms, message) VALUES {}",
+                    rows.join(", ")
+                )
+            })
+            .collect()
+    });
+    &all[n_rows - 1]
 }
 
 /// The id `select` finds for `(name, parent)`, or the one `insert` gives a
@@ -680,6 +701,16 @@ mod tests {
             .query_log_events(APP, &query(1).newest_first())
             .unwrap();
         assert_eq!(found[0].message, "line 4999");
+        // Written in chunks of several rows, read back whole and in order,
+        // each event with its own id.
+        let all = state.query_log_events(APP, &query(10_000)).unwrap();
+        let messages: Vec<&str> = all.iter().map(|e| e.message.as_str()).collect();
+        let expected: Vec<String> = (0..5_000).map(|i| format!("line {i}")).collect();
+        assert_eq!(messages, expected);
+        assert!(
+            all.windows(2)
+                .all(|pair| pair[0].event_id < pair[1].event_id)
+        );
     }
 
     #[test]
