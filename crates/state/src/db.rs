@@ -172,6 +172,10 @@ fn configure(connection: &mut Connection) -> rusqlite::Result<()> {
         connection.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))?;
     connection.pragma_update(None, "synchronous", "NORMAL")?;
     connection.pragma_update(None, "foreign_keys", true)?;
+    // Statement journals (a statement inside a transaction that may have to
+    // roll back alone) and sorts stay in memory rather than in temporary
+    // files written on every batch of log events.
+    connection.pragma_update(None, "temp_store", "MEMORY")?;
     connection.busy_timeout(BUSY_TIMEOUT)?;
     connection.set_prepared_statement_cache_capacity(STATEMENT_CACHE_CAPACITY);
     // Transactions that read and then write must hold the write lock from
@@ -226,6 +230,7 @@ mod tests {
         assert_eq!(pragma(&state, "journal_mode"), "wal");
         assert_eq!(pragma(&state, "foreign_keys"), "1");
         assert_eq!(pragma(&state, "busy_timeout"), "5000");
+        assert_eq!(pragma(&state, "temp_store"), "2");
         assert_eq!(pragma(&state, "user_version"), SCHEMA_VERSION.to_string());
     }
 
