@@ -5,7 +5,9 @@
 use std::collections::BTreeMap;
 
 use base64::Engine;
-use serde_json::{Map, Value, json};
+use serde::Serialize;
+use serde::ser::SerializeMap;
+use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::macros::format_description;
 
@@ -69,7 +71,9 @@ pub struct EventContext {
 }
 
 /// Payload format 2.0: HTTP APIs' default, and every function URL's.
-pub fn event_v2(request: &HttpRequest, context: &EventContext) -> Value {
+/// Serialized straight from the request, in the order API Gateway writes
+/// its keys.
+pub fn event_v2<'a>(request: &'a HttpRequest, context: &'a EventContext) -> EventV2<'a> {
     let mut headers: Vec<(String, String)> = Vec::new();
     let mut cookies: Vec<String> = Vec::new();
     for (name, value) in &request.headers {
@@ -101,52 +105,113 @@ pub fn event_v2(request: &HttpRequest, context: &EventContext) -> Value {
             None => query.push((name, value)),
         }
     }
-    let mut event = Map::new();
-    event.insert("version".into(), json!("2.0"));
-    event.insert("routeKey".into(), json!(context.route_key));
-    event.insert("rawPath".into(), json!(request.raw_path));
-    event.insert("rawQueryString".into(), json!(request.raw_query));
-    if !cookies.is_empty() {
-        event.insert("cookies".into(), json!(cookies));
-    }
-    event.insert("headers".into(), object(headers));
-    if !query.is_empty() {
-        event.insert("queryStringParameters".into(), object(query));
-    }
-    if !context.path_parameters.is_empty() {
-        event.insert("pathParameters".into(), json!(context.path_parameters));
-    }
-    if !context.stage_variables.is_empty() {
-        event.insert("stageVariables".into(), json!(context.stage_variables));
-    }
-    let mut request_context = json!({
-        "accountId": context.account_id,
-        "apiId": context.api_id,
-        "domainName": context.domain_name,
-        "domainPrefix": context.domain_prefix,
-        "http": {
-            "method": request.method,
-            "path": request.raw_path,
-            "protocol": request.protocol,
-            "sourceIp": request.source_ip,
-            "userAgent": request.header("user-agent").unwrap_or(""),
-        },
-        "requestId": context.request_id,
-        "routeKey": context.route_key,
-        "stage": context.stage,
-        "time": clf_time(request.time),
-        "timeEpoch": epoch_ms(request.time),
-    });
-    if let Some(authorizer) = &context.authorizer {
-        request_context["authorizer"] = authorizer.clone();
-    }
-    event.insert("requestContext".into(), request_context);
     let (body, is_base64_encoded) = encode_body(&request.body, request.header("content-type"));
-    if let Some(body) = body {
-        event.insert("body".into(), json!(body));
+    EventV2 {
+        version: "2.0",
+        route_key: &context.route_key,
+        raw_path: &request.raw_path,
+        raw_query_string: &request.raw_query,
+        cookies,
+        headers: Pairs(headers),
+        query_string_parameters: Pairs(query),
+        request_context: RequestContextV2 {
+            account_id: &context.account_id,
+            api_id: &context.api_id,
+            authorizer: context.authorizer.as_ref(),
+            domain_name: &context.domain_name,
+            domain_prefix: &context.domain_prefix,
+            http: HttpV2 {
+                method: &request.method,
+                path: &request.raw_path,
+                protocol: &request.protocol,
+                source_ip: &request.source_ip,
+                user_agent: request.header("user-agent").unwrap_or(""),
+            },
+            request_id: &context.request_id,
+            route_key: &context.route_key,
+            stage: &context.stage,
+            time: clf_time(request.time),
+            time_epoch: epoch_ms(request.time),
+        },
+        body,
+        path_parameters: &context.path_parameters,
+        is_base64_encoded,
+        stage_variables: &context.stage_variables,
     }
-    event.insert("isBase64Encoded".into(), json!(is_base64_encoded));
-    Value::Object(event)
+}
+
+/// A payload format 2.0 event, borrowing from its request and context.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventV2<'a> {
+    version: &'static str,
+    route_key: &'a str,
+    raw_path: &'a str,
+    raw_query_string: &'a str,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    cookies: Vec<String>,
+    headers: Pairs,
+    #[serde(skip_serializing_if = "Pairs::is_empty")]
+    query_string_parameters: Pairs,
+    request_context: RequestContextV2<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    body: Option<String>,
+    #[serde(skip_serializing_if = "no_entries")]
+    path_parameters: &'a BTreeMap<String, String>,
+    is_base64_encoded: bool,
+    #[serde(skip_serializing_if = "no_entries")]
+    stage_variables: &'a BTreeMap<String, String>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RequestContextV2<'a> {
+    account_id: &'a str,
+    api_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    authorizer: Option<&'a Value>,
+    domain_name: &'a str,
+    domain_prefix: &'a str,
+    http: HttpV2<'a>,
+    request_id: &'a str,
+    route_key: &'a str,
+    stage: &'a str,
+    time: String,
+    time_epoch: i64,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct HttpV2<'a> {
+    method: &'a str,
+    path: &'a str,
+    protocol: &'a str,
+    source_ip: &'a str,
+    user_agent: &'a str,
+}
+
+/// Names and values written as a JSON object, in order; names are unique.
+#[derive(Debug)]
+struct Pairs(Vec<(String, String)>);
+
+impl Pairs {
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl Serialize for Pairs {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (name, value) in &self.0 {
+            map.serialize_entry(name, value)?;
+        }
+        map.end()
+    }
+}
+
+fn no_entries(map: &&BTreeMap<String, String>) -> bool {
+    map.is_empty()
 }
 
 /// Payload format 1.0, compatible with REST APIs' Lambda proxy events.
@@ -360,6 +425,11 @@ mod tests {
         }
     }
 
+    /// The 2.0 event as the function reads it.
+    fn v2(request: &HttpRequest, context: &EventContext) -> Value {
+        serde_json::to_value(event_v2(request, context)).expect("an event serializes")
+    }
+
     fn context(route_key: &str, stage: &str) -> EventContext {
         EventContext {
             account_id: "000000000000".to_string(),
@@ -434,12 +504,12 @@ mod tests {
             "body": "Hello from Lambda",
             "isBase64Encoded": false,
         });
-        assert_eq!(event_v2(&request, &context), expected);
+        assert_eq!(v2(&request, &context), expected);
     }
 
     #[test]
     fn v2_event_leaves_out_what_the_request_lacks() {
-        let event = event_v2(
+        let event = v2(
             &request("GET", "/", "", &[], b""),
             &context("$default", "$default"),
         );

@@ -242,7 +242,7 @@ impl Gateway {
             authorizer,
         };
         let payload =
-            serde_json::to_vec(&event_v2(&request, &context)).expect("a JSON value serializes");
+            serde_json::to_vec(&event_v2(&request, &context)).expect("an event serializes");
         if payload.len() > limits::SYNC_PAYLOAD_MAX_BYTES {
             return message(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large");
         }
@@ -376,11 +376,11 @@ impl Gateway {
             stage_variables: stage.stage_variables.clone(),
             authorizer: None,
         };
-        let event = match integration.payload_format_version {
-            PayloadFormatVersion::V1 => event_v1(&request, &context),
-            PayloadFormatVersion::V2 => event_v2(&request, &context),
-        };
-        let payload = serde_json::to_vec(&event).expect("a JSON value serializes");
+        let payload = match integration.payload_format_version {
+            PayloadFormatVersion::V1 => serde_json::to_vec(&event_v1(&request, &context)),
+            PayloadFormatVersion::V2 => serde_json::to_vec(&event_v2(&request, &context)),
+        }
+        .expect("an event serializes");
         if payload.len() > limits::SYNC_PAYLOAD_MAX_BYTES {
             return message(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large");
         }
