@@ -8,7 +8,7 @@
 //! the writer gathers what arrives for a few milliseconds ([`LINGER`]) before
 //! committing it.
 
-use std::sync::mpsc::{self, Receiver, RecvError, RecvTimeoutError, SyncSender, TryRecvError};
+use std::sync::mpsc::{self, Receiver, RecvError, SyncSender, TryRecvError};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -87,7 +87,15 @@ impl LogWriter {
     pub(crate) fn sync(&self) {
         let (done, wait) = mpsc::sync_channel(1);
         self.send(Command::Sync(done));
+        self.wake();
         let _ = wait.recv();
+    }
+
+    /// Ends the writer's linger at once.
+    fn wake(&self) {
+        if let Some(thread) = &self.thread {
+            thread.thread().unpark();
+        }
     }
 
     fn send(&self, command: Command) {
@@ -102,6 +110,7 @@ impl LogWriter {
 impl Drop for LogWriter {
     fn drop(&mut self) {
         self.sender.take();
+        self.wake();
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
@@ -116,30 +125,29 @@ fn run(connection: &Mutex<Connection>, receiver: &Receiver<Command>) {
             Ok(command) => take(command, &mut batch, &mut syncs),
             Err(RecvError) => return,
         }
-        // Gather for up to LINGER unless a reader waits: each commit
-        // rewrites the tails of the table and its indexes, so fewer, larger
-        // commits write far fewer pages under a steady stream of output.
+        // Gather until the linger ends, a reader waits or the batch is
+        // full. The thread sleeps parked rather than waiting on the channel,
+        // so an append is a plain push that wakes nobody; a sync (or the
+        // writer's end) unparks it.
         let deadline = Instant::now() + LINGER;
         let mut disconnected = false;
-        while batch.len() < MAX_BATCH {
-            let next = if syncs.is_empty() {
-                match deadline.checked_duration_since(Instant::now()) {
-                    Some(left) => receiver.recv_timeout(left).map_err(|error| match error {
-                        RecvTimeoutError::Timeout => TryRecvError::Empty,
-                        RecvTimeoutError::Disconnected => TryRecvError::Disconnected,
-                    }),
-                    None => receiver.try_recv(),
+        loop {
+            while batch.len() < MAX_BATCH {
+                match receiver.try_recv() {
+                    Ok(command) => take(command, &mut batch, &mut syncs),
+                    Err(TryRecvError::Empty) => break,
+                    Err(TryRecvError::Disconnected) => {
+                        disconnected = true;
+                        break;
+                    }
                 }
-            } else {
-                receiver.try_recv()
-            };
-            match next {
-                Ok(command) => take(command, &mut batch, &mut syncs),
-                Err(TryRecvError::Empty) => break,
-                Err(TryRecvError::Disconnected) => {
-                    disconnected = true;
-                    break;
-                }
+            }
+            if disconnected || !syncs.is_empty() || batch.len() >= MAX_BATCH {
+                break;
+            }
+            match deadline.checked_duration_since(Instant::now()) {
+                Some(left) if !left.is_zero() => std::thread::park_timeout(left),
+                _ => break,
             }
         }
         if !batch.is_empty() {
