@@ -35,7 +35,9 @@ use support::{Server, build_rayo};
 
 const BASELINE_RUNS: usize = 40;
 const WARM_INVOKES: usize = 2000;
-const THROUGHPUT_CLIENTS: usize = 4;
+/// Concurrent clients of each throughput run, each client invoking one
+/// call after another.
+const THROUGHPUT_CLIENTS: [usize; 2] = [4, 8];
 const THROUGHPUT_INVOKES: usize = 4000;
 const COLD_INVOKES: usize = 50;
 const IDLE_INSTANCES: usize = 10;
@@ -215,7 +217,8 @@ struct Baselines {
 #[derive(Default)]
 struct Figures {
     warm: Vec<Duration>,
-    throughput: f64,
+    /// Invocations per second, by number of clients.
+    throughput: Vec<(usize, f64)>,
     cold: Cold,
     cold_boto3: Option<Cold>,
     /// Per idle instance.
@@ -260,22 +263,25 @@ async fn run_benchmarks(
         }
         figures.warm.sort();
 
-        let started = Instant::now();
-        let mut tasks = Vec::new();
-        for _ in 0..THROUGHPUT_CLIENTS {
-            let client = client.clone();
-            let url = url.to_string();
-            tasks.push(tokio::spawn(async move {
-                for _ in 0..THROUGHPUT_INVOKES / THROUGHPUT_CLIENTS {
-                    invoke(&client, &url, "bench-hello").await?;
-                }
-                anyhow::Ok(())
-            }));
+        for clients in THROUGHPUT_CLIENTS {
+            let started = Instant::now();
+            let mut tasks = Vec::new();
+            for _ in 0..clients {
+                let client = client.clone();
+                let url = url.to_string();
+                tasks.push(tokio::spawn(async move {
+                    for _ in 0..THROUGHPUT_INVOKES / clients {
+                        invoke(&client, &url, "bench-hello").await?;
+                    }
+                    anyhow::Ok(())
+                }));
+            }
+            for task in tasks {
+                task.await??;
+            }
+            let rate = THROUGHPUT_INVOKES as f64 / started.elapsed().as_secs_f64();
+            figures.throughput.push((clients, rate));
         }
-        for task in tasks {
-            task.await??;
-        }
-        figures.throughput = THROUGHPUT_INVOKES as f64 / started.elapsed().as_secs_f64();
     }
 
     figures.cold = cold_invokes(&client, url, "bench-hello").await?;
@@ -431,13 +437,15 @@ fn print_table(baselines: &Baselines, zygotes: &Figures, no_zygotes: &Figures) {
     }
     // Throughput against the baseline: how many `python3 -c pass` fit in a second.
     let baseline_rate = 1000.0 / base_ms;
-    println!(
-        "{:<52} {:>7.0}/s {:>8.1}/s {:>9.1}x",
-        format!("throughput, {THROUGHPUT_CLIENTS} clients (n={THROUGHPUT_INVOKES})"),
-        zygotes.throughput,
-        baseline_rate,
-        zygotes.throughput / baseline_rate
-    );
+    for (clients, rate) in &zygotes.throughput {
+        println!(
+            "{:<52} {:>7.0}/s {:>8.1}/s {:>9.1}x",
+            format!("throughput, {clients} clients (n={THROUGHPUT_INVOKES})"),
+            rate,
+            baseline_rate,
+            rate / baseline_rate
+        );
+    }
     println!();
     println!("baselines: cold and warm times against python3 -c pass, boto3 cold starts against");
     println!("python3 -c \"import boto3\"; memory against the resident size of an idle python3");
