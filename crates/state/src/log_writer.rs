@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use rayo_core::logs::LogEvent;
 use rusqlite::Connection;
 
+use crate::db::WriteTransaction;
 use crate::logs::append_events;
 
 /// Appends waiting in the channel before appending blocks: a bound on the
@@ -186,15 +187,16 @@ fn write(connection: &Mutex<Connection>, batch: Vec<Command>) {
             None => streams.push((group, stream, events, ingestion_ms)),
         }
     }
-    let mut connection = connection.lock().unwrap_or_else(PoisonError::into_inner);
-    let result = connection.transaction().and_then(|mut transaction| {
+    let connection = connection.lock().unwrap_or_else(PoisonError::into_inner);
+    let result = WriteTransaction::begin(&connection).and_then(|transaction| {
         for (group, stream, events, ingestion_ms) in &streams {
             // A savepoint per stream: one that fails leaves nothing behind
             // and does not take the rest of the batch with it.
-            let savepoint = transaction.savepoint()?;
-            match append_events(&savepoint, group, stream, events, *ingestion_ms) {
-                Ok(()) => savepoint.commit()?,
-                Err(error) => tracing::error!(%error, %group, "could not store log events"),
+            let appended = transaction.savepoint(|connection| {
+                append_events(connection, group, stream, events, *ingestion_ms)
+            })?;
+            if let Err(error) = appended {
+                tracing::error!(%error, %group, "could not store log events");
             }
         }
         transaction.commit()
