@@ -129,3 +129,69 @@ impl Default for Gate {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn invocation(id: &str) -> AsyncInvocation {
+        AsyncInvocation {
+            request_id: id.to_string(),
+            function_name: "f".to_string(),
+            qualifier: None,
+            payload: b"{}".to_vec(),
+            enqueued_ms: 0,
+            attempts: 0,
+            next_attempt_ms: 0,
+        }
+    }
+
+    #[test]
+    fn nothing_is_handed_over_before_the_dispatcher_opens_the_gate() {
+        let handoff = Handoff::default();
+        assert!(handoff.take_slots(4, 0).is_empty());
+        let slots = Arc::new(Semaphore::new(3));
+        let _receiver = handoff.connect(Arc::clone(&slots));
+        assert!(handoff.take_slots(4, 0).is_empty());
+        handoff.open(handoff.generation(), 100);
+        // As many as are free, until the queue's next due time.
+        assert_eq!(handoff.take_slots(4, 99).len(), 3);
+        assert_eq!(slots.available_permits(), 3);
+        assert!(handoff.take_slots(4, 100).is_empty());
+    }
+
+    #[test]
+    fn a_claim_that_began_before_invocations_waited_does_not_open_the_gate() {
+        let handoff = Handoff::default();
+        let _receiver = handoff.connect(Arc::new(Semaphore::new(3)));
+        let before_claim = handoff.generation();
+        handoff.close();
+        handoff.open(before_claim, i64::MAX);
+        assert!(handoff.take_slots(1, 0).is_empty());
+        handoff.open(handoff.generation(), i64::MAX);
+        assert_eq!(handoff.take_slots(1, 0).len(), 1);
+        // A retry due at 50 closes it then.
+        handoff.close_at(50);
+        assert_eq!(handoff.take_slots(1, 49).len(), 1);
+        assert!(handoff.take_slots(1, 50).is_empty());
+    }
+
+    #[tokio::test]
+    async fn handed_invocations_reach_the_dispatcher_or_come_back() {
+        let handoff = Handoff::default();
+        let slots = Arc::new(Semaphore::new(2));
+        let mut receiver = handoff.connect(Arc::clone(&slots));
+        handoff.open(handoff.generation(), i64::MAX);
+        let mut taken = handoff.take_slots(2, 0);
+        let handed = vec![(invocation("a"), taken.pop().unwrap())];
+        assert!(handoff.hand(handed).is_empty());
+        let got = receiver.recv().await.unwrap();
+        assert_eq!(got[0].0.request_id, "a");
+        drop(receiver);
+        let back = handoff.hand(vec![(invocation("b"), taken.pop().unwrap())]);
+        assert_eq!(back, [invocation("b")]);
+        // The slot of what came back is free again.
+        drop(got);
+        assert_eq!(slots.available_permits(), 2);
+    }
+}

@@ -834,6 +834,26 @@ mod tests {
     }
 
     #[test]
+    fn remembered_queues_are_forgotten_when_written() {
+        let state = SqliteState::open_in_memory().unwrap();
+        state.create_queue(&queue("q", &[])).unwrap();
+        state.send_messages("q", &[message("a")], T0).unwrap();
+        // Received under the queue's default visibility timeout (30 s).
+        assert_eq!(ids(&receive(&state, "q", 10, T0)), ["a"]);
+        let shorter = queue("q", &[("VisibilityTimeout", "5")]);
+        state
+            .set_queue_attributes("q", &shorter.attributes, T0)
+            .unwrap();
+        state.send_messages("q", &[message("b")], T0).unwrap();
+        assert_eq!(ids(&receive(&state, "q", 10, T0)), ["b"]);
+        assert_eq!(ids(&receive(&state, "q", 10, T0 + 5_000)), ["b"]);
+        assert!(state.delete_queue("q").unwrap());
+        assert_eq!(state.send_messages("q", &[message("c")], T0).unwrap(), None);
+        state.create_queue(&queue("q", &[])).unwrap();
+        assert_eq!(state.get_queue("q").unwrap(), Some(queue("q", &[])));
+    }
+
+    #[test]
     fn create_get_list_set_delete() {
         let state = SqliteState::open_in_memory().unwrap();
         let q = queue("alpha", &[("VisibilityTimeout", "5")]);
