@@ -355,16 +355,17 @@ async fn run_attempt(
         name: invocation.function_name.clone(),
         qualifier: invocation.qualifier.clone(),
     };
-    let (settings, dead_letter) = match invoker.resolve(&function) {
-        Ok((record, config)) => (record.event_invoke_config, config.dead_letter_target_arn),
+    let (record, config) = match invoker.resolve(&function) {
+        Ok(resolved) => resolved,
         Err(_) => {
             tracing::warn!(request_id = %invocation.request_id, function = %invocation.function_name,
                 "dropping an asynchronous invocation: its function is gone");
             return (invocation.attempts, AsyncNext::Finish);
         }
     };
-    let policy = policy_for(base_policy, settings.as_ref());
-    let destinations = Destinations::from(settings.as_ref(), dead_letter);
+    let settings = record.event_invoke_config.as_ref();
+    let policy = policy_for(base_policy, settings);
+    let destinations = Destinations::from(settings, config.dead_letter_target_arn.clone());
     let now = now_ms;
     if now() > invocation.enqueued_ms + policy.maximum_event_age.as_millis() as i64 {
         destinations
@@ -378,7 +379,7 @@ async fn run_attempt(
         client_context: None,
         request_id: Some(invocation.request_id.clone()),
     };
-    match invoker.invoke(request).await {
+    match invoker.invoke_resolved(&record, config, request).await {
         Ok(outcome) if outcome.function_error.is_none() => {
             destinations
                 .success(invoker, invocation, &outcome, outbox)

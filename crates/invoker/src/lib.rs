@@ -203,6 +203,16 @@ impl Invoker {
     /// Runs a synchronous invocation and waits for its outcome.
     pub async fn invoke(&self, request: InvokeRequest) -> Result<InvocationOutcome, InvokeError> {
         let (record, config) = self.resolve(&request.function)?;
+        self.invoke_resolved(&record, config, request).await
+    }
+
+    /// Runs a synchronous invocation of what [`Invoker::resolve`] found.
+    pub(crate) async fn invoke_resolved(
+        &self,
+        record: &FunctionRecord,
+        config: FunctionConfig,
+        request: InvokeRequest,
+    ) -> Result<InvocationOutcome, InvokeError> {
         let invoked_function_arn = match &request.function.qualifier {
             Some(q) => self.region.qualified_function_arn(&config.name, q),
             None => self.region.function_arn(&config.name),
