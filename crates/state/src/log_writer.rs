@@ -6,9 +6,9 @@
 //! in the channel); reading waits for the writer to catch up first, so a
 //! reader sees every event appended before its read began. Between reads,
 //! the writer gathers what arrives for a few milliseconds ([`LINGER`]) before
-//! committing it.
+//! committing it, asleep meanwhile: an append does not wake it.
 
-use std::sync::mpsc::{self, Receiver, RecvError, RecvTimeoutError, SyncSender, TryRecvError};
+use std::sync::mpsc::{self, Receiver, RecvError, SyncSender, TryRecvError, TrySendError};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -88,14 +88,30 @@ impl LogWriter {
     pub(crate) fn sync(&self) {
         let (done, wait) = mpsc::sync_channel(1);
         self.send(Command::Sync(done));
+        // The writer may be lingering: a reader cuts that short.
+        self.wake();
         let _ = wait.recv();
     }
 
     fn send(&self, command: Command) {
-        if let Some(sender) = &self.sender
-            && sender.send(command).is_err()
-        {
+        let Some(sender) = &self.sender else { return };
+        let sent = match sender.try_send(command) {
+            Ok(()) => Ok(()),
+            Err(TrySendError::Full(command)) => {
+                // The writer is lingering with a full channel: let it write.
+                self.wake();
+                sender.send(command).map_err(|_| ())
+            }
+            Err(TrySendError::Disconnected(_)) => Err(()),
+        };
+        if sent.is_err() {
             tracing::error!("the log writer has stopped; log events are dropped");
+        }
+    }
+
+    fn wake(&self) {
+        if let Some(thread) = &self.thread {
+            thread.thread().unpark();
         }
     }
 }
@@ -104,6 +120,7 @@ impl Drop for LogWriter {
     fn drop(&mut self) {
         self.sender.take();
         if let Some(thread) = self.thread.take() {
+            thread.thread().unpark();
             let _ = thread.join();
         }
     }
@@ -120,27 +137,28 @@ fn run(connection: &Mutex<Connection>, receiver: &Receiver<Command>) {
         // Gather for up to LINGER unless a reader waits: each commit
         // rewrites the tails of the table and its indexes, so fewer, larger
         // commits write far fewer pages under a steady stream of output.
+        // The writer sleeps meanwhile rather than waking for every append
+        // (a reader, or a full channel, wakes it early), then takes what
+        // arrived.
         let deadline = Instant::now() + LINGER;
         let mut disconnected = false;
-        while batch.len() < MAX_BATCH {
-            let next = if syncs.is_empty() {
-                match deadline.checked_duration_since(Instant::now()) {
-                    Some(left) => receiver.recv_timeout(left).map_err(|error| match error {
-                        RecvTimeoutError::Timeout => TryRecvError::Empty,
-                        RecvTimeoutError::Disconnected => TryRecvError::Disconnected,
-                    }),
-                    None => receiver.try_recv(),
+        loop {
+            while batch.len() < MAX_BATCH {
+                match receiver.try_recv() {
+                    Ok(command) => take(command, &mut batch, &mut syncs),
+                    Err(TryRecvError::Empty) => break,
+                    Err(TryRecvError::Disconnected) => {
+                        disconnected = true;
+                        break;
+                    }
                 }
-            } else {
-                receiver.try_recv()
-            };
-            match next {
-                Ok(command) => take(command, &mut batch, &mut syncs),
-                Err(TryRecvError::Empty) => break,
-                Err(TryRecvError::Disconnected) => {
-                    disconnected = true;
-                    break;
-                }
+            }
+            if disconnected || !syncs.is_empty() || batch.len() >= MAX_BATCH {
+                break;
+            }
+            match deadline.checked_duration_since(Instant::now()) {
+                Some(left) if !left.is_zero() => std::thread::park_timeout(left),
+                _ => break,
             }
         }
         if !batch.is_empty() {
