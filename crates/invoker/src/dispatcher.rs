@@ -4,7 +4,9 @@
 //! event older than its maximum age is dropped. An invocation leaves the
 //! queue only once it is done, so a crash re-runs it (at least once).
 //! Records go to the function's destinations (functions or queues), and a
-//! discarded event to its dead-letter queue, before it leaves the queue.
+//! discarded event to its dead-letter queue: queue messages in the same
+//! transaction in which the invocation leaves the queue, invocations of
+//! destination functions before it.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -174,9 +176,7 @@ async fn run(invoker: Invoker, options: AsyncOptions, mut stopped: watch::Receiv
             }
         }
         let now = now_ms();
-        let due = due_ms.map_or(last_claim_ms.saturating_add(poll_ms), |due| {
-            due.min(last_claim_ms.saturating_add(poll_ms))
-        });
+        let due = next_look(due_ms, last_claim_ms);
         let free = slots.available_permits();
         if due <= now && free > 0 && (free >= claim_at || running.is_empty()) {
             // The slots are taken first: the accept writer may take free
@@ -220,9 +220,7 @@ async fn run(invoker: Invoker, options: AsyncOptions, mut stopped: watch::Receiv
             note_retry(&invoker, &mut due_ms, finished);
         }
         let wait = if free >= claim_at || running.is_empty() {
-            let due = due_ms.map_or(last_claim_ms.saturating_add(poll_ms), |due| {
-                due.min(last_claim_ms.saturating_add(poll_ms))
-            });
+            let due = next_look(due_ms, last_claim_ms);
             Duration::from_millis((due - now).clamp(0, poll_ms) as u64)
         } else {
             // Woken when one ends.
@@ -258,6 +256,13 @@ async fn run(invoker: Invoker, options: AsyncOptions, mut stopped: watch::Receiv
         }
     }
     while running.join_next().await.is_some() {}
+}
+
+/// When the queue is next to be read: when something in it is due, and at
+/// the latest a POLL after the last claim.
+fn next_look(due_ms: Option<i64>, last_claim_ms: i64) -> i64 {
+    let poll_due = last_claim_ms.saturating_add(POLL.as_millis() as i64);
+    due_ms.map_or(poll_due, |due| due.min(poll_due))
 }
 
 /// Moves the next due time earlier for an attempt that will be retried.
