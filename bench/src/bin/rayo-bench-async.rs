@@ -9,6 +9,9 @@
 //! - a send → receive → delete cycle on an SQS queue.
 //!
 //! The machine's speed varies from run to run; the ratios are what to compare.
+//! Beside them, the server's own CPU time per invocation (user + system, read
+//! from `/proc`, so Linux only) says what each path costs, whatever else the
+//! machine was doing.
 
 #![forbid(unsafe_code)]
 
@@ -70,14 +73,18 @@ async fn run(url: &str) -> anyhow::Result<()> {
         sync_invoke(client, invoke_uri.clone(), n)
     })
     .await?;
+    let server = server_pid();
+    let cpu_before = server.and_then(cpu_time);
     let started = Instant::now();
     fan_out(&client, SYNC_INVOKES, |client, n| {
         sync_invoke(client, invoke_uri.clone(), n)
     })
     .await?;
     let sync_rate = SYNC_INVOKES as f64 / started.elapsed().as_secs_f64();
+    let sync_cpu = cpu_per(server, cpu_before, SYNC_INVOKES);
 
     // Asynchronous: accept, then wait for every OnSuccess record.
+    let cpu_before = server.and_then(cpu_time);
     let started = Instant::now();
     fan_out(&client, ASYNC_INVOKES, |client, n| {
         event_invoke(client, invoke_uri.clone(), n)
@@ -96,6 +103,7 @@ async fn run(url: &str) -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let delivery_rate = ASYNC_INVOKES as f64 / started.elapsed().as_secs_f64();
+    let async_cpu = cpu_per(server, cpu_before, ASYNC_INVOKES);
 
     // Queue cycles on a fresh queue.
     let cycle_queue = Arc::new(create_queue(&client, url, "bench-cycles").await?);
@@ -140,7 +148,46 @@ async fn run(url: &str) -> anyhow::Result<()> {
         &format!("queue send+receive+delete cycles, {CLIENTS} clients, n={QUEUE_CYCLES}"),
         cycle_rate,
     )?;
+    if let (Some(sync_cpu), Some(async_cpu)) = (sync_cpu, async_cpu) {
+        writeln!(
+            out,
+            "{:<58} {:>10.0} {:>10.0} {:>7.2}x",
+            "rayo server CPU per async invocation (µs; baseline sync)",
+            async_cpu,
+            sync_cpu,
+            async_cpu / sync_cpu
+        )?;
+    }
     Ok(())
+}
+
+/// The `rayo server` this benchmark started: a child of this process.
+fn server_pid() -> Option<u32> {
+    let me = std::process::id().to_string();
+    std::fs::read_dir("/proc").ok()?.find_map(|entry| {
+        let pid: u32 = entry.ok()?.file_name().to_str()?.parse().ok()?;
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        let parent = stat.rsplit_once(')')?.1.split_whitespace().nth(1)?;
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+        let is_server = cmdline.split(|b| *b == 0).nth(1) == Some(b"server".as_slice());
+        (parent == me && is_server).then_some(pid)
+    })
+}
+
+/// A process's CPU time so far (user + system), from `/proc/<pid>/stat`,
+/// whose clock ticks are the kernel's fixed `USER_HZ` of 100 per second.
+fn cpu_time(pid: u32) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let mut fields = stat.rsplit_once(')')?.1.split_whitespace().skip(11);
+    let utime: u64 = fields.next()?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    Some(Duration::from_millis((utime + stime) * 10))
+}
+
+/// The server's CPU time since `before`, in microseconds per invocation.
+fn cpu_per(server: Option<u32>, before: Option<Duration>, n: usize) -> Option<f64> {
+    let spent = cpu_time(server?)?.checked_sub(before?)?;
+    Some(spent.as_secs_f64() * 1e6 / n as f64)
 }
 
 /// Runs `n_total` calls of `call` spread over `CLIENTS` tasks.

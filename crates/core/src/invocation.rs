@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use crate::queue::NewMessage;
+
 /// An accepted `InvocationType=Event` invocation, waiting to run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AsyncInvocation {
@@ -51,6 +53,23 @@ pub enum AsyncNext {
     Finish,
     /// Try again at this time.
     RetryAt(i64),
+}
+
+/// What an attempt leaves behind in the durable queue: the messages Lambda
+/// sends for it (invocation records to queue destinations, the event to a
+/// dead-letter queue), then its row finished or put back for a retry. The
+/// store writes both at once, so a crash never loses the messages of an
+/// invocation that left the queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AsyncCompletion {
+    /// The invocation.
+    pub request_id: String,
+    /// Attempts that ran the function and failed, counting this one.
+    pub attempts: u32,
+    /// Finished, or when to try again.
+    pub next: AsyncNext,
+    /// Messages to send first, each with the name of its queue.
+    pub messages: Vec<(String, NewMessage)>,
 }
 
 impl AsyncRetryPolicy {

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use thiserror::Error;
 
 use crate::function::{CodeRef, FunctionRecord};
-use crate::invocation::AsyncInvocation;
+use crate::invocation::{AsyncCompletion, AsyncInvocation};
 use crate::logs::{LogEvent, LogGroupInfo, LogQuery, LogStreamInfo, StoredLogEvent};
 
 /// A store operation that failed.
@@ -238,13 +238,21 @@ pub trait LogStore: Send + Sync + std::fmt::Debug {
 pub trait InvocationQueue: Send + Sync + std::fmt::Debug {
     /// Adds an invocation.
     fn enqueue(&self, invocation: &AsyncInvocation) -> Result<(), StoreError> {
-        self.enqueue_all(std::slice::from_ref(invocation))
+        self.enqueue_all(std::slice::from_ref(invocation), 0, 0)
             .pop()
             .unwrap_or(Ok(()))
     }
     /// Adds invocations in one write; each gets its own outcome, and one that
     /// fails (a request id already queued) does not keep the others out.
-    fn enqueue_all(&self, invocations: &[AsyncInvocation]) -> Vec<Result<(), StoreError>>;
+    /// The first `n_claimed` are added claimed, leased until
+    /// `lease_until_ms` as [`InvocationQueue::claim_due`] would lease them,
+    /// for a dispatcher that runs them at once.
+    fn enqueue_all(
+        &self,
+        invocations: &[AsyncInvocation],
+        n_claimed: usize,
+        lease_until_ms: i64,
+    ) -> Vec<Result<(), StoreError>>;
     /// Takes up to `limit` invocations due at `now_ms` and leases them until
     /// `lease_until_ms`; a leased invocation is not handed out again before then.
     fn claim_due(
@@ -262,6 +270,16 @@ pub trait InvocationQueue: Send + Sync + std::fmt::Debug {
     ) -> Result<(), StoreError>;
     /// Removes a finished invocation.
     fn finish(&self, request_id: &str) -> Result<(), StoreError>;
+    /// Writes what attempts left behind, many at once: each completion's
+    /// messages are sent and its invocation finished or rescheduled
+    /// together, never one without the other. Each gets its own outcome: for
+    /// each of its messages what was sent, or `None` when the queue no
+    /// longer exists (the message is dropped, the rest still written).
+    fn complete_all(
+        &self,
+        completions: &[AsyncCompletion],
+        now_ms: i64,
+    ) -> Vec<Result<Vec<Option<crate::queue::SentMessage>>, StoreError>>;
     /// Ends every lease, after a restart: nothing is running any more.
     fn release_all_leases(&self) -> Result<usize, StoreError>;
     /// When the earliest unleased invocation is due.

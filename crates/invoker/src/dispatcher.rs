@@ -4,23 +4,28 @@
 //! event older than its maximum age is dropped. An invocation leaves the
 //! queue only once it is done, so a crash re-runs it (at least once).
 //! Records go to the function's destinations (functions or queues), and a
-//! discarded event to its dead-letter queue, before it leaves the queue.
+//! discarded event to its dead-letter queue: queue messages in the same
+//! transaction in which the invocation leaves the queue, invocations of
+//! destination functions before it.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use rayo_core::invocation::{AsyncInvocation, AsyncNext, AsyncRetryPolicy};
+use rayo_core::invocation::{AsyncCompletion, AsyncInvocation, AsyncNext, AsyncRetryPolicy};
 use rayo_core::queue::queue_name_from_arn;
+use rayo_core::store::{InvocationQueue, StoreError};
 use rayo_core::{EventInvokeConfig, FunctionRef, LATEST};
 use rayo_executor::{ExecutorError, InvocationOutcome};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinSet;
 
-use crate::queue_targets::string_attribute;
-use crate::{InvokeError, InvokeRequest, Invoker};
+use crate::group_commit::WriteBatch;
+use crate::handoff::Handoff;
+use crate::queue_targets::{QueueMessage, string_attribute};
+use crate::{Completed, InvokeError, InvokeRequest, Invoker, QueueNotifier, writer_stopped};
 
 /// How the dispatcher runs.
 #[derive(Debug, Clone)]
@@ -43,6 +48,11 @@ pub struct AsyncDispatcher {
 const LEASE: Duration = Duration::from_secs(960);
 /// The queue is looked at at least this often.
 const POLL: Duration = Duration::from_secs(1);
+/// How long what attempts leave behind is gathered before it is written:
+/// each commit rewrites the pages of the queue tables it touches, so under
+/// a stream of invocations fewer, larger commits cost far less. An
+/// invocation's slot is free meanwhile; only its records wait.
+pub(crate) const COMPLETION_LINGER: Duration = Duration::from_millis(5);
 
 impl AsyncDispatcher {
     /// Starts dispatching. Leases left by a previous run are released first:
@@ -67,98 +77,306 @@ impl AsyncDispatcher {
     }
 }
 
+/// What the accept group commit writes: the first invocations of a batch,
+/// as many as the dispatcher has free slots for while the handoff's gate
+/// is open, are added claimed and handed to the dispatcher once committed;
+/// the rest wait in the queue, and the dispatcher is woken to claim them.
+pub(crate) fn accept_writer(
+    queue: Arc<dyn InvocationQueue>,
+    handoff: Arc<Handoff>,
+    queue_changed: Arc<Notify>,
+) -> WriteBatch<AsyncInvocation, Result<(), StoreError>> {
+    Arc::new(move |invocations: Vec<AsyncInvocation>| {
+        let now = now_ms();
+        let mut slots = handoff.take_slots(invocations.len(), now);
+        let n_claimed = slots.len();
+        let results = queue.enqueue_all(&invocations, n_claimed, now + LEASE.as_millis() as i64);
+        let mut handed = Vec::with_capacity(n_claimed);
+        let mut n_waiting = 0;
+        for (idx, (invocation, result)) in invocations.into_iter().zip(&results).enumerate() {
+            match (result, slots.pop()) {
+                (Err(_), _) => {}
+                (Ok(()), Some(slot)) => handed.push((invocation, slot)),
+                (Ok(()), None) => {
+                    debug_assert!(idx >= n_claimed);
+                    n_waiting += 1;
+                }
+            }
+        }
+        if n_waiting > 0 {
+            handoff.close();
+            queue_changed.notify_one();
+        }
+        // A dispatcher that has stopped takes nothing: what it would have
+        // run waits in the queue, for the next start.
+        for invocation in handoff.hand(handed) {
+            if let Err(error) = queue.reschedule(
+                &invocation.request_id,
+                invocation.attempts,
+                invocation.next_attempt_ms,
+            ) {
+                tracing::error!(request_id = %invocation.request_id, %error, "could not put an asynchronous invocation back");
+            }
+        }
+        results
+    })
+}
+
+/// What the completion group commit writes: completions in one
+/// transaction, then a wake-up for every queue that got messages.
+pub(crate) fn completion_writer(
+    queue: Arc<dyn InvocationQueue>,
+    queue_notifier: QueueNotifier,
+) -> WriteBatch<AsyncCompletion, Completed> {
+    Arc::new(move |completions: Vec<AsyncCompletion>| {
+        let results = queue.complete_all(&completions, now_ms());
+        let mut notified: Vec<&str> = Vec::new();
+        for (completion, result) in completions.iter().zip(&results) {
+            let Ok(sent) = result else { continue };
+            for ((queue_name, _), sent) in completion.messages.iter().zip(sent) {
+                if sent.is_some() && !notified.contains(&queue_name.as_str()) {
+                    queue_notifier.notify(queue_name);
+                    notified.push(queue_name);
+                }
+            }
+        }
+        results
+    })
+}
+
 async fn run(invoker: Invoker, options: AsyncOptions, mut stopped: watch::Receiver<bool>) {
     let max_in_flight = options.max_in_flight.max(1);
     let slots = Arc::new(Semaphore::new(max_in_flight));
+    let mut handed = invoker.handoff.connect(Arc::clone(&slots));
     // While invocations run, the queue is read again once a quarter of the
     // slots are free rather than after every one that ends: one claim
     // takes several, and a busy queue is not read for each invocation.
     let claim_at = (max_in_flight / 4).max(1);
+    // When the queue may next hold something due: now at first; after a
+    // claim that took less than it asked for, the queue's next due time
+    // (`None`: nothing waits); moved earlier by retries and wake-ups. The
+    // queue is read at least every POLL whatever this says, for leases
+    // that lapsed.
+    let mut due_ms = Some(i64::MIN);
+    let mut last_claim_ms = i64::MIN;
     let mut running = JoinSet::new();
+    let spawn = |running: &mut JoinSet<Option<i64>>, invocation, slot| {
+        let invoker = invoker.clone();
+        let policy = options.policy;
+        running.spawn(async move { attempt(&invoker, &policy, invocation, slot).await });
+    };
+    let poll_ms = POLL.as_millis() as i64;
     loop {
         if *stopped.borrow() {
             break;
         }
+        while let Ok(batch) = handed.try_recv() {
+            for (invocation, slot) in batch {
+                spawn(&mut running, invocation, slot);
+            }
+        }
+        let now = now_ms();
+        let due = next_look(due_ms, last_claim_ms);
         let free = slots.available_permits();
-        let claimed = if free == 0 || (free < claim_at && !running.is_empty()) {
-            Vec::new()
-        } else {
-            let now = now_ms();
-            match invoker
-                .queue
-                .claim_due(now, now + LEASE.as_millis() as i64, free)
-            {
-                Ok(claimed) => claimed,
+        if due <= now && free > 0 && (free >= claim_at || running.is_empty()) {
+            // The slots are taken first: the accept writer may take free
+            // ones at any moment.
+            let taken: Vec<_> = (0..free)
+                .map_while(|_| Arc::clone(&slots).try_acquire_owned().ok())
+                .collect();
+            let n_wanted = taken.len();
+            let generation = invoker.handoff.generation();
+            let lease_until = now + LEASE.as_millis() as i64;
+            last_claim_ms = now;
+            match invoker.queue.claim_due(now, lease_until, n_wanted) {
+                Ok(claimed) => {
+                    let n_claimed = claimed.len();
+                    for (invocation, slot) in claimed.into_iter().zip(taken) {
+                        spawn(&mut running, invocation, slot);
+                    }
+                    if n_claimed < n_wanted {
+                        // Nothing more is due: learn when something will be,
+                        // and until then take fresh invocations directly.
+                        due_ms = match invoker.queue.next_due_ms() {
+                            Ok(due) => due,
+                            Err(error) => {
+                                tracing::error!(%error, "could not read the asynchronous queue");
+                                Some(now + poll_ms)
+                            }
+                        };
+                        invoker.handoff.open(generation, due_ms.unwrap_or(i64::MAX));
+                    } else {
+                        due_ms = Some(now);
+                    }
+                }
                 Err(error) => {
                     tracing::error!(%error, "could not read the asynchronous queue");
-                    Vec::new()
+                    due_ms = Some(now + poll_ms);
                 }
             }
-        };
-        let n_claimed = claimed.len();
-        for invocation in claimed {
-            let permit = slots
-                .clone()
-                .acquire_owned()
-                .await
-                .expect("the semaphore is never closed");
-            let invoker = invoker.clone();
-            let policy = options.policy;
-            running.spawn(async move {
-                attempt(&invoker, &policy, invocation).await;
-                drop(permit);
-            });
-        }
-        while running.try_join_next().is_some() {}
-        let free = slots.available_permits();
-        if n_claimed > 0 && free > 0 {
             continue;
         }
-        let wait = if free < claim_at && !running.is_empty() {
+        while let Some(finished) = running.try_join_next() {
+            note_retry(&invoker, &mut due_ms, finished);
+        }
+        let wait = if free >= claim_at || running.is_empty() {
+            let due = next_look(due_ms, last_claim_ms);
+            Duration::from_millis((due - now).clamp(0, poll_ms) as u64)
+        } else {
             // Woken when one ends.
             POLL
-        } else {
-            match invoker.queue.next_due_ms() {
-                Ok(Some(due)) => {
-                    Duration::from_millis((due - now_ms()).clamp(0, POLL.as_millis() as i64) as u64)
-                }
-                _ => POLL,
-            }
         };
         tokio::select! {
-            _ = invoker.queue_changed.notified() => {}
+            _ = invoker.queue_changed.notified() => due_ms = Some(i64::MIN),
+            Some(batch) = handed.recv() => {
+                for (invocation, slot) in batch {
+                    spawn(&mut running, invocation, slot);
+                }
+            }
             _ = tokio::time::sleep(wait) => {}
             _ = stopped.changed() => {}
-            Some(_) = running.join_next(), if !running.is_empty() => {}
+            Some(finished) = running.join_next(), if !running.is_empty() => {
+                note_retry(&invoker, &mut due_ms, finished);
+            }
+        }
+    }
+    // Nothing more is handed over; what was handed and not yet started
+    // goes back to the queue, for the next start.
+    slots.close();
+    handed.close();
+    while let Some(batch) = handed.recv().await {
+        for (invocation, _) in batch {
+            if let Err(error) = invoker.queue.reschedule(
+                &invocation.request_id,
+                invocation.attempts,
+                invocation.next_attempt_ms,
+            ) {
+                tracing::error!(request_id = %invocation.request_id, %error, "could not put an asynchronous invocation back");
+            }
         }
     }
     while running.join_next().await.is_some() {}
 }
 
-/// Runs one attempt and records what happens next.
-async fn attempt(invoker: &Invoker, base_policy: &AsyncRetryPolicy, invocation: AsyncInvocation) {
+/// When the queue is next to be read: when something in it is due, and at
+/// the latest a POLL after the last claim.
+fn next_look(due_ms: Option<i64>, last_claim_ms: i64) -> i64 {
+    let poll_due = last_claim_ms.saturating_add(POLL.as_millis() as i64);
+    due_ms.map_or(poll_due, |due| due.min(poll_due))
+}
+
+/// Moves the next due time earlier for an attempt that will be retried.
+fn note_retry(
+    invoker: &Invoker,
+    due_ms: &mut Option<i64>,
+    finished: Result<Option<i64>, tokio::task::JoinError>,
+) {
+    if let Ok(Some(retry_at)) = finished {
+        *due_ms = Some(due_ms.map_or(retry_at, |due| due.min(retry_at)));
+        invoker.handoff.close_at(retry_at);
+    }
+}
+
+/// Messages an attempt sends, and what each is for.
+#[derive(Debug, Default)]
+struct Outbox {
+    messages: Vec<QueueMessage>,
+    purposes: Vec<Purpose>,
+}
+
+#[derive(Debug)]
+enum Purpose {
+    Record { destination: String },
+    DeadLetter { queue_arn: String },
+}
+
+impl Outbox {
+    fn push(&mut self, message: QueueMessage, purpose: Purpose) {
+        self.messages.push(message);
+        self.purposes.push(purpose);
+    }
+}
+
+/// Runs one attempt in `slot` and records what happens next; returns when
+/// it is to be retried, if it is.
+async fn attempt(
+    invoker: &Invoker,
+    base_policy: &AsyncRetryPolicy,
+    invocation: AsyncInvocation,
+    slot: OwnedSemaphorePermit,
+) -> Option<i64> {
+    let mut outbox = Outbox::default();
+    let (attempts, next) = run_attempt(invoker, base_policy, &invocation, &mut outbox).await;
+    // The invocation stays leased until its completion is written; the
+    // slot may run another meanwhile.
+    drop(slot);
+    let request_id = &invocation.request_id;
+    let Outbox { messages, purposes } = outbox;
+    let completion = AsyncCompletion {
+        request_id: request_id.clone(),
+        attempts,
+        next,
+        messages,
+    };
+    match invoker.completions.submit(completion).await {
+        Some(Ok(sent)) => {
+            for (purpose, sent) in purposes.iter().zip(sent) {
+                match (purpose, sent) {
+                    (Purpose::DeadLetter { queue_arn }, Some(sent)) => {
+                        tracing::info!(%request_id, %queue_arn, message_id = %sent.message_id, "event sent to the dead-letter queue");
+                    }
+                    (Purpose::DeadLetter { queue_arn }, None) => {
+                        tracing::warn!(%request_id, %queue_arn, "could not send an event to the dead-letter queue: the queue does not exist");
+                    }
+                    (Purpose::Record { destination }, None) => {
+                        tracing::warn!(%request_id, %destination, "could not deliver an invocation record: the queue does not exist");
+                    }
+                    (Purpose::Record { .. }, Some(_)) => {}
+                }
+            }
+        }
+        Some(Err(error)) => {
+            tracing::error!(%request_id, %error, "could not update the asynchronous queue");
+        }
+        None => {
+            tracing::error!(%request_id, error = %writer_stopped(), "could not update the asynchronous queue");
+        }
+    }
+    match next {
+        AsyncNext::Finish => None,
+        AsyncNext::RetryAt(at) => Some(at),
+    }
+}
+
+/// Runs one attempt; gives the attempts counted and what happens next,
+/// and leaves the messages to send in `outbox`.
+async fn run_attempt(
+    invoker: &Invoker,
+    base_policy: &AsyncRetryPolicy,
+    invocation: &AsyncInvocation,
+    outbox: &mut Outbox,
+) -> (u32, AsyncNext) {
     let function = FunctionRef {
         name: invocation.function_name.clone(),
         qualifier: invocation.qualifier.clone(),
     };
-    let (settings, dead_letter) = match invoker.resolve(&function) {
-        Ok((record, config)) => (record.event_invoke_config, config.dead_letter_target_arn),
+    let (record, config) = match invoker.resolve(&function) {
+        Ok(resolved) => resolved,
         Err(_) => {
             tracing::warn!(request_id = %invocation.request_id, function = %invocation.function_name,
                 "dropping an asynchronous invocation: its function is gone");
-            record(invoker, &invocation, invocation.attempts, AsyncNext::Finish);
-            return;
+            return (invocation.attempts, AsyncNext::Finish);
         }
     };
-    let policy = policy_for(base_policy, settings.as_ref());
-    let destinations = Destinations::from(settings.as_ref(), dead_letter);
+    let settings = record.event_invoke_config.as_ref();
+    let policy = policy_for(base_policy, settings);
+    let destinations = Destinations::from(settings, config.dead_letter_target_arn.clone());
     let now = now_ms;
     if now() > invocation.enqueued_ms + policy.maximum_event_age.as_millis() as i64 {
         destinations
-            .failure(invoker, &invocation, "EventAgeExceeded", None)
+            .failure(invoker, invocation, "EventAgeExceeded", None, outbox)
             .await;
-        record(invoker, &invocation, invocation.attempts, AsyncNext::Finish);
-        return;
+        return (invocation.attempts, AsyncNext::Finish);
     }
     let request = InvokeRequest {
         function,
@@ -166,14 +384,16 @@ async fn attempt(invoker: &Invoker, base_policy: &AsyncRetryPolicy, invocation: 
         client_context: None,
         request_id: Some(invocation.request_id.clone()),
     };
-    let (attempts, next) = match invoker.invoke(request).await {
+    match invoker.invoke_resolved(&record, config, request).await {
         Ok(outcome) if outcome.function_error.is_none() => {
-            destinations.success(invoker, &invocation, &outcome).await;
+            destinations
+                .success(invoker, invocation, &outcome, outbox)
+                .await;
             (invocation.attempts + 1, AsyncNext::Finish)
         }
         Ok(outcome) => {
             let attempts = invocation.attempts + 1;
-            let next = policy.after_function_error(&invocation, attempts, now());
+            let next = policy.after_function_error(invocation, attempts, now());
             if next == AsyncNext::Finish {
                 let condition = if attempts > policy.maximum_retry_attempts {
                     "RetriesExhausted"
@@ -185,7 +405,7 @@ async fn attempt(invoker: &Invoker, base_policy: &AsyncRetryPolicy, invocation: 
                     ..invocation.clone()
                 };
                 destinations
-                    .failure(invoker, &failed, condition, Some(&outcome))
+                    .failure(invoker, &failed, condition, Some(&outcome), outbox)
                     .await;
             }
             (attempts, next)
@@ -206,16 +426,15 @@ async fn attempt(invoker: &Invoker, base_policy: &AsyncRetryPolicy, invocation: 
             // the time the event has waited.
             let waited = (now() - invocation.enqueued_ms).max(0) / 1000;
             let throttles = (waited.max(1) as f64).log2() as u32;
-            let next = policy.after_throttle(&invocation, throttles, now());
+            let next = policy.after_throttle(invocation, throttles, now());
             if next == AsyncNext::Finish {
                 destinations
-                    .failure(invoker, &invocation, "EventAgeExceeded", None)
+                    .failure(invoker, invocation, "EventAgeExceeded", None, outbox)
                     .await;
             }
             (invocation.attempts, next)
         }
-    };
-    record(invoker, &invocation, attempts, next);
+    }
 }
 
 /// The function's own retry settings over the defaults.
@@ -254,12 +473,20 @@ impl Destinations {
         invoker: &Invoker,
         invocation: &AsyncInvocation,
         outcome: &InvocationOutcome,
+        outbox: &mut Outbox,
     ) {
         if let Some(destination) = &self.on_success {
             let attempts = invocation.attempts + 1;
             let document =
                 invocation_record(invoker, invocation, "Success", attempts, Some(outcome));
-            deliver(invoker, destination, document, &invocation.request_id).await;
+            deliver(
+                invoker,
+                destination,
+                document,
+                &invocation.request_id,
+                outbox,
+            )
+            .await;
         }
     }
 
@@ -269,14 +496,22 @@ impl Destinations {
         invocation: &AsyncInvocation,
         condition: &str,
         outcome: Option<&InvocationOutcome>,
+        outbox: &mut Outbox,
     ) {
         if let Some(dead_letter) = &self.dead_letter {
-            send_to_dead_letter_queue(invoker, dead_letter, invocation, outcome);
+            dead_letter_message(invoker, dead_letter, invocation, outcome, outbox);
         }
         if let Some(destination) = &self.on_failure {
             let document =
                 invocation_record(invoker, invocation, condition, invocation.attempts, outcome);
-            deliver(invoker, destination, document, &invocation.request_id).await;
+            deliver(
+                invoker,
+                destination,
+                document,
+                &invocation.request_id,
+                outbox,
+            )
+            .await;
         } else if self.dead_letter.is_none() {
             tracing::info!(request_id = %invocation.request_id, condition, "asynchronous invocation discarded");
         }
@@ -324,15 +559,29 @@ fn invocation_record(
     document
 }
 
-async fn deliver(invoker: &Invoker, destination: &str, document: Value, request_id: &str) {
+/// Sends an invocation record to a destination: to a queue with the
+/// attempt's completion, to a function as an asynchronous invocation.
+async fn deliver(
+    invoker: &Invoker,
+    destination: &str,
+    document: Value,
+    request_id: &str,
+    outbox: &mut Outbox,
+) {
     if queue_name_from_arn(destination).is_some() {
-        if let Err(error) = invoker.send_to_queue(
+        match invoker.queue_message(
             destination,
             document.to_string(),
             Default::default(),
             request_id,
         ) {
-            tracing::warn!(%request_id, %destination, %error, "could not deliver an invocation record");
+            Ok(message) => {
+                let destination = destination.to_string();
+                outbox.push(message, Purpose::Record { destination });
+            }
+            Err(error) => {
+                tracing::warn!(%request_id, %destination, %error, "could not deliver an invocation record");
+            }
         }
         return;
     }
@@ -358,11 +607,12 @@ async fn deliver(invoker: &Invoker, destination: &str, document: Value, request_
 /// does: the event as it was, with the request id, an error code (the
 /// status of the last attempt: 200 for a function error, 429 for an event
 /// that aged out without one) and the first kilobyte of the error message.
-fn send_to_dead_letter_queue(
+fn dead_letter_message(
     invoker: &Invoker,
     queue_arn: &str,
     invocation: &AsyncInvocation,
     outcome: Option<&InvocationOutcome>,
+    outbox: &mut Outbox,
 ) {
     let (error_code, error_message) = match outcome {
         Some(outcome) => ("200", function_error_message(outcome)),
@@ -380,9 +630,10 @@ fn send_to_dead_letter_queue(
     .map(|(name, attribute)| (name.to_string(), attribute))
     .collect();
     let body = String::from_utf8_lossy(&invocation.payload).into_owned();
-    match invoker.send_to_queue(queue_arn, body, attributes, &invocation.request_id) {
-        Ok(message_id) => {
-            tracing::info!(request_id = %invocation.request_id, %queue_arn, %message_id, "event sent to the dead-letter queue");
+    match invoker.queue_message(queue_arn, body, attributes, &invocation.request_id) {
+        Ok(message) => {
+            let queue_arn = queue_arn.to_string();
+            outbox.push(message, Purpose::DeadLetter { queue_arn });
         }
         Err(error) => {
             tracing::warn!(request_id = %invocation.request_id, %queue_arn, %error, "could not send an event to the dead-letter queue");
@@ -426,18 +677,6 @@ fn iso_timestamp(at: OffsetDateTime) -> String {
         at.second(),
         at.millisecond()
     )
-}
-
-fn record(invoker: &Invoker, invocation: &AsyncInvocation, attempts: u32, next: AsyncNext) {
-    let result = match next {
-        AsyncNext::Finish => invoker.queue.finish(&invocation.request_id),
-        AsyncNext::RetryAt(at) => invoker
-            .queue
-            .reschedule(&invocation.request_id, attempts, at),
-    };
-    if let Err(error) = result {
-        tracing::error!(request_id = %invocation.request_id, %error, "could not update the asynchronous queue");
-    }
 }
 
 /// Milliseconds since the epoch.

@@ -1,77 +1,98 @@
-//! Group commit for accepted asynchronous invocations: callers that arrive
-//! while a write is under way are written together in the next one, each
-//! answered once its own invocation is committed. Under load this turns a
-//! transaction per invocation into a transaction per batch; alone, a caller
-//! waits for one write as before.
+//! Group commit: callers that arrive while a write is under way are written
+//! together in the next one, each answered once its own item is committed.
+//! Under load this turns a transaction per item into a transaction per
+//! batch; alone, a caller waits for one write as before. A writer may also
+//! linger: gather for a moment after the first item arrives, where a
+//! caller's wait matters less than the transactions saved. The async queue
+//! uses one for accepted invocations and a lingering one for what attempts
+//! leave behind.
 
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
-use rayo_core::invocation::AsyncInvocation;
-use rayo_core::store::{InvocationQueue, StoreError};
 use tokio::sync::{mpsc, oneshot};
 
-/// Invocations written in one transaction at most.
+/// Items written in one transaction at most.
 const MAX_BATCH: usize = 512;
 
-type Pending = (AsyncInvocation, oneshot::Sender<Result<(), StoreError>>);
+/// Writes a batch (on a blocking thread) and gives one answer per item, in
+/// order.
+pub(crate) type WriteBatch<T, R> = Arc<dyn Fn(Vec<T>) -> Vec<R> + Send + Sync>;
+
+type Pending<T, R> = (T, oneshot::Sender<R>);
 
 /// The handle callers share; the writing task starts on first use, on the
 /// runtime of that use.
-#[derive(Debug)]
-pub(crate) struct GroupCommit {
-    queue: Arc<dyn InvocationQueue>,
-    sender: OnceLock<mpsc::UnboundedSender<Pending>>,
+pub(crate) struct GroupCommit<T, R> {
+    write: WriteBatch<T, R>,
+    linger: Duration,
+    sender: OnceLock<mpsc::UnboundedSender<Pending<T, R>>>,
 }
 
-impl GroupCommit {
-    pub(crate) fn new(queue: Arc<dyn InvocationQueue>) -> GroupCommit {
+impl<T: Send + 'static, R: Send + 'static> GroupCommit<T, R> {
+    /// Batches for `write`, each gathered for `linger` after its first item.
+    pub(crate) fn new(write: WriteBatch<T, R>, linger: Duration) -> GroupCommit<T, R> {
         GroupCommit {
-            queue,
+            write,
+            linger,
             sender: OnceLock::new(),
         }
     }
 
-    /// Adds `invocation` to the durable queue; returns once it is committed.
-    pub(crate) async fn enqueue(&self, invocation: AsyncInvocation) -> Result<(), StoreError> {
+    /// Writes `item` with whatever else is waiting; returns its answer once
+    /// it is committed, or `None` when the writer has stopped (the runtime
+    /// is shutting down, or a write panicked).
+    pub(crate) async fn submit(&self, item: T) -> Option<R> {
         let sender = self.sender.get_or_init(|| {
             let (sender, receiver) = mpsc::unbounded_channel();
-            tokio::spawn(write_batches(Arc::clone(&self.queue), receiver));
+            tokio::spawn(write_batches(
+                Arc::clone(&self.write),
+                self.linger,
+                receiver,
+            ));
             sender
         });
         let (done, committed) = oneshot::channel();
-        if sender.send((invocation, done)).is_err() {
-            return Err(StoreError::Backend(
-                "the asynchronous queue writer has stopped".to_string(),
-            ));
-        }
-        committed.await.unwrap_or_else(|_| {
-            Err(StoreError::Backend(
-                "the asynchronous queue writer has stopped".to_string(),
-            ))
-        })
+        sender.send((item, done)).ok()?;
+        committed.await.ok()
     }
 }
 
-async fn write_batches(
-    queue: Arc<dyn InvocationQueue>,
-    mut receiver: mpsc::UnboundedReceiver<Pending>,
+impl<T, R> std::fmt::Debug for GroupCommit<T, R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GroupCommit")
+            .field("started", &self.sender.get().is_some())
+            .finish()
+    }
+}
+
+async fn write_batches<T: Send + 'static, R: Send + 'static>(
+    write: WriteBatch<T, R>,
+    linger: Duration,
+    mut receiver: mpsc::UnboundedReceiver<Pending<T, R>>,
 ) {
     let mut batch = Vec::new();
     while receiver.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        let (invocations, answers): (Vec<_>, Vec<_>) =
-            std::mem::take(&mut batch).into_iter().unzip();
-        let queue = Arc::clone(&queue);
-        let results = tokio::task::spawn_blocking(move || queue.enqueue_all(&invocations))
-            .await
-            .unwrap_or_else(|error| {
-                let failed = format!("writing the asynchronous queue: {error}");
-                answers
-                    .iter()
-                    .map(|_| Err(StoreError::Backend(failed.clone())))
-                    .collect()
-            });
-        for (answer, result) in answers.into_iter().zip(results) {
-            let _ = answer.send(result);
+        if !linger.is_zero() && batch.len() < MAX_BATCH {
+            tokio::time::sleep(linger).await;
+            while batch.len() < MAX_BATCH {
+                match receiver.try_recv() {
+                    Ok(pending) => batch.push(pending),
+                    Err(_) => break,
+                }
+            }
+        }
+        let (items, answers): (Vec<_>, Vec<_>) = std::mem::take(&mut batch).into_iter().unzip();
+        let write = Arc::clone(&write);
+        match tokio::task::spawn_blocking(move || write(items)).await {
+            Ok(results) => {
+                for (answer, result) in answers.into_iter().zip(results) {
+                    let _ = answer.send(result);
+                }
+            }
+            // The write panicked: its callers are answered `None` by
+            // dropping their senders.
+            Err(error) => tracing::error!(%error, "a group commit failed"),
         }
     }
 }

@@ -7,17 +7,20 @@
 
 mod dispatcher;
 mod group_commit;
+mod handoff;
 mod queue_notifier;
 mod queue_targets;
 mod scheduler;
 mod sqs_poller;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use group_commit::GroupCommit;
-use rayo_core::invocation::AsyncInvocation;
-use rayo_core::queue::QueueStore;
+use handoff::Handoff;
+use rayo_core::invocation::{AsyncCompletion, AsyncInvocation};
+use rayo_core::queue::{QueueStore, SentMessage};
 use rayo_core::store::{AsyncQueueCounts, FunctionStore, InvocationQueue, StoreError};
 use tokio::sync::Notify;
 
@@ -57,6 +60,15 @@ pub enum InvokeError {
     Executor(#[from] ExecutorError),
 }
 
+/// What writing one completion gave: for each of its messages, what was
+/// sent, or `None` when its queue was gone.
+type Completed = Result<Vec<Option<SentMessage>>, StoreError>;
+
+/// The answer to a caller whose batch writer has stopped.
+fn writer_stopped() -> StoreError {
+    StoreError::Backend("the asynchronous queue writer has stopped".to_string())
+}
+
 /// Resolves and runs invocations.
 #[derive(Debug, Clone)]
 pub struct Invoker {
@@ -64,8 +76,13 @@ pub struct Invoker {
     executor: Executor,
     region: Region,
     queue: Arc<dyn InvocationQueue>,
-    /// Writes accepted invocations to `queue` in batches.
-    accepted: Arc<GroupCommit>,
+    /// Writes accepted invocations to `queue` in batches, handing those the
+    /// dispatcher can run at once straight to it.
+    accepted: Arc<GroupCommit<AsyncInvocation, Result<(), StoreError>>>,
+    /// Writes what attempts leave behind to `queue` in batches.
+    completions: Arc<GroupCommit<AsyncCompletion, Completed>>,
+    handoff: Arc<Handoff>,
+    /// Wakes the dispatcher when invocations wait in `queue`.
     queue_changed: Arc<Notify>,
     /// SQS queues: event sources, destinations and dead-letter queues.
     queues: Arc<dyn QueueStore>,
@@ -85,13 +102,27 @@ impl Invoker {
         queues: Arc<dyn QueueStore>,
         queue_notifier: QueueNotifier,
     ) -> Invoker {
+        let handoff = Arc::new(Handoff::default());
+        let queue_changed = Arc::new(Notify::new());
         Invoker {
             functions,
             executor,
             region,
-            accepted: Arc::new(GroupCommit::new(Arc::clone(&queue))),
+            accepted: Arc::new(GroupCommit::new(
+                dispatcher::accept_writer(
+                    Arc::clone(&queue),
+                    Arc::clone(&handoff),
+                    Arc::clone(&queue_changed),
+                ),
+                Duration::ZERO,
+            )),
+            completions: Arc::new(GroupCommit::new(
+                dispatcher::completion_writer(Arc::clone(&queue), queue_notifier.clone()),
+                dispatcher::COMPLETION_LINGER,
+            )),
+            handoff,
             queue,
-            queue_changed: Arc::new(Notify::new()),
+            queue_changed,
             queues,
             queue_notifier,
         }
@@ -114,8 +145,10 @@ impl Invoker {
             attempts: 0,
             next_attempt_ms: now_ms,
         };
-        self.accepted.enqueue(invocation).await?;
-        self.queue_changed.notify_one();
+        self.accepted
+            .submit(invocation)
+            .await
+            .unwrap_or_else(|| Err(writer_stopped()))?;
         Ok(request_id)
     }
 
@@ -123,6 +156,7 @@ impl Invoker {
     /// queue by another store's transaction (a bucket notification committed
     /// with its object).
     pub fn async_enqueued(&self) {
+        self.handoff.close();
         self.queue_changed.notify_one();
     }
 
@@ -169,6 +203,16 @@ impl Invoker {
     /// Runs a synchronous invocation and waits for its outcome.
     pub async fn invoke(&self, request: InvokeRequest) -> Result<InvocationOutcome, InvokeError> {
         let (record, config) = self.resolve(&request.function)?;
+        self.invoke_resolved(&record, config, request).await
+    }
+
+    /// Runs a synchronous invocation of what [`Invoker::resolve`] found.
+    pub(crate) async fn invoke_resolved(
+        &self,
+        record: &FunctionRecord,
+        config: FunctionConfig,
+        request: InvokeRequest,
+    ) -> Result<InvocationOutcome, InvokeError> {
         let invoked_function_arn = match &request.function.qualifier {
             Some(q) => self.region.qualified_function_arn(&config.name, q),
             None => self.region.function_arn(&config.name),

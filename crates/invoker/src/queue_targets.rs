@@ -1,6 +1,7 @@
 //! Messages Lambda itself sends to queues: invocation records to SQS
-//! destinations and events to dead-letter queues. A message is committed to
-//! the queue store before the sender moves on, like any `SendMessage`.
+//! destinations and events to dead-letter queues. A message is made here,
+//! with the checks `SendMessage` applies, and committed by the dispatcher
+//! together with the end of the attempt that sent it.
 
 use rayo_core::queue::{
     MessageAttribute, MessageAttributes, NewMessage, message_size, queue_name_from_arn,
@@ -10,7 +11,6 @@ use rayo_core::store::StoreError;
 use thiserror::Error;
 
 use crate::Invoker;
-use crate::dispatcher::now_ms;
 
 /// Why a message could not be sent to a queue.
 #[derive(Debug, Error)]
@@ -34,17 +34,20 @@ pub(crate) enum QueueSendError {
     Store(#[from] StoreError),
 }
 
+/// A message for a queue, with the queue's name.
+pub(crate) type QueueMessage = (String, NewMessage);
+
 impl Invoker {
-    /// Sends one message to the queue `queue_arn` names and wakes its
-    /// receivers; returns the message id. On a FIFO queue the message is
-    /// its own group (`group_id`) and deduplicated by its id.
-    pub(crate) fn send_to_queue(
+    /// Makes one message for the queue `queue_arn` names, as that queue
+    /// takes it: on a FIFO queue the message is its own group (`group_id`)
+    /// and deduplicated by its id. Returns the queue's name and the message.
+    pub(crate) fn queue_message(
         &self,
         queue_arn: &str,
         body: String,
         attributes: MessageAttributes,
         group_id: &str,
-    ) -> Result<String, QueueSendError> {
+    ) -> Result<QueueMessage, QueueSendError> {
         let queue_name = queue_name_from_arn(queue_arn)
             .ok_or_else(|| QueueSendError::NotAQueue(queue_arn.to_string()))?;
         let queue = self
@@ -71,14 +74,10 @@ impl Invoker {
             attributes,
             system_attributes: MessageAttributes::new(),
             group_id: fifo.then(|| group_id.to_string()),
-            deduplication_id: fifo.then(|| message_id.clone()),
+            deduplication_id: fifo.then_some(message_id),
             delay_seconds: queue.attributes.delay_seconds,
         };
-        self.queues
-            .send_messages(queue_name, &[message], now_ms())?
-            .ok_or_else(|| QueueSendError::NoSuchQueue(queue_name.to_string()))?;
-        self.queue_notifier.notify(queue_name);
-        Ok(message_id)
+        Ok((queue_name.to_string(), message))
     }
 }
 

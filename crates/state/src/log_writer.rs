@@ -6,9 +6,9 @@
 //! in the channel); reading waits for the writer to catch up first, so a
 //! reader sees every event appended before its read began. Between reads,
 //! the writer gathers what arrives for a few milliseconds ([`LINGER`]) before
-//! committing it.
+//! committing it, asleep meanwhile: an append does not wake it.
 
-use std::sync::mpsc::{self, Receiver, RecvError, SyncSender, TryRecvError};
+use std::sync::mpsc::{self, Receiver, RecvError, SyncSender, TryRecvError, TrySendError};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use rayo_core::logs::LogEvent;
 use rusqlite::Connection;
 
+use crate::db::WriteTransaction;
 use crate::logs::append_events;
 
 /// Appends waiting in the channel before appending blocks: a bound on the
@@ -87,22 +88,30 @@ impl LogWriter {
     pub(crate) fn sync(&self) {
         let (done, wait) = mpsc::sync_channel(1);
         self.send(Command::Sync(done));
+        // The writer may be lingering: a reader cuts that short.
         self.wake();
         let _ = wait.recv();
     }
 
-    /// Ends the writer's linger at once.
-    fn wake(&self) {
-        if let Some(thread) = &self.thread {
-            thread.thread().unpark();
+    fn send(&self, command: Command) {
+        let Some(sender) = &self.sender else { return };
+        let sent = match sender.try_send(command) {
+            Ok(()) => Ok(()),
+            Err(TrySendError::Full(command)) => {
+                // The writer is lingering with a full channel: let it write.
+                self.wake();
+                sender.send(command).map_err(|_| ())
+            }
+            Err(TrySendError::Disconnected(_)) => Err(()),
+        };
+        if sent.is_err() {
+            tracing::error!("the log writer has stopped; log events are dropped");
         }
     }
 
-    fn send(&self, command: Command) {
-        if let Some(sender) = &self.sender
-            && sender.send(command).is_err()
-        {
-            tracing::error!("the log writer has stopped; log events are dropped");
+    fn wake(&self) {
+        if let Some(thread) = &self.thread {
+            thread.thread().unpark();
         }
     }
 }
@@ -110,8 +119,8 @@ impl LogWriter {
 impl Drop for LogWriter {
     fn drop(&mut self) {
         self.sender.take();
-        self.wake();
         if let Some(thread) = self.thread.take() {
+            thread.thread().unpark();
             let _ = thread.join();
         }
     }
@@ -125,10 +134,12 @@ fn run(connection: &Mutex<Connection>, receiver: &Receiver<Command>) {
             Ok(command) => take(command, &mut batch, &mut syncs),
             Err(RecvError) => return,
         }
-        // Gather until the linger ends, a reader waits or the batch is
-        // full. The thread sleeps parked rather than waiting on the channel,
-        // so an append is a plain push that wakes nobody; a sync (or the
-        // writer's end) unparks it.
+        // Gather for up to LINGER unless a reader waits: each commit
+        // rewrites the tails of the table and its indexes, so fewer, larger
+        // commits write far fewer pages under a steady stream of output.
+        // The writer sleeps meanwhile rather than waking for every append
+        // (a reader, or a full channel, wakes it early), then takes what
+        // arrived.
         let deadline = Instant::now() + LINGER;
         let mut disconnected = false;
         loop {
@@ -194,15 +205,16 @@ fn write(connection: &Mutex<Connection>, batch: Vec<Command>) {
             None => streams.push((group, stream, events, ingestion_ms)),
         }
     }
-    let mut connection = connection.lock().unwrap_or_else(PoisonError::into_inner);
-    let result = connection.transaction().and_then(|mut transaction| {
+    let connection = connection.lock().unwrap_or_else(PoisonError::into_inner);
+    let result = WriteTransaction::begin(&connection).and_then(|transaction| {
         for (group, stream, events, ingestion_ms) in &streams {
             // A savepoint per stream: one that fails leaves nothing behind
             // and does not take the rest of the batch with it.
-            let savepoint = transaction.savepoint()?;
-            match append_events(&savepoint, group, stream, events, *ingestion_ms) {
-                Ok(()) => savepoint.commit()?,
-                Err(error) => tracing::error!(%error, %group, "could not store log events"),
+            let appended = transaction.savepoint(|connection| {
+                append_events(connection, group, stream, events, *ingestion_ms)
+            })?;
+            if let Err(error) = appended {
+                tracing::error!(%error, %group, "could not store log events");
             }
         }
         transaction.commit()

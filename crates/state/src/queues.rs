@@ -1,7 +1,8 @@
 //! [`QueueStore`] on SQLite: queues, their messages, visibility and FIFO
 //! deduplication.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use rayo_core::queue::{
     AttributeValue, DEDUPLICATION_INTERVAL_MS, DeduplicationScope, HandleOutcome, MessageAttribute,
@@ -10,17 +11,17 @@ use rayo_core::queue::{
     StoredMessage,
 };
 use rayo_core::store::StoreError;
-use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::{Deserialize, Serialize};
 
-use crate::db::{SqliteState, backend, sql_limit};
+use crate::db::{SqliteState, WriteTransaction, backend, sql_limit};
 
 impl QueueStore for SqliteState {
     fn create_queue(&self, queue: &QueueRecord) -> Result<Option<QueueRecord>, StoreError> {
         let attributes = attributes_json(&queue.attributes)?;
         let tags = serde_json::to_string(&queue.tags).map_err(backend)?;
-        let mut connection = self.connection();
-        let transaction = connection.transaction().map_err(backend)?;
+        let connection = self.connection();
+        let transaction = WriteTransaction::begin(&connection).map_err(backend)?;
         let inserted = transaction
             .prepare_cached(
                 "INSERT INTO queues (name, attributes, tags, created_ms, last_modified_ms)
@@ -43,11 +44,15 @@ impl QueueStore for SqliteState {
             None
         };
         transaction.commit().map_err(backend)?;
+        self.queue_cache.forget(&queue.name);
         Ok(existing)
     }
 
     fn get_queue(&self, name: &str) -> Result<Option<QueueRecord>, StoreError> {
-        read_queue(&self.connection(), name)
+        let connection = self.connection();
+        Ok(self
+            .queue(&connection, name)?
+            .map(|queue| QueueRecord::clone(&queue)))
     }
 
     fn list_queues(
@@ -82,13 +87,14 @@ impl QueueStore for SqliteState {
         now_ms: i64,
     ) -> Result<bool, StoreError> {
         let attributes = attributes_json(attributes)?;
-        let updated = self
-            .connection()
+        let connection = self.connection();
+        let updated = connection
             .prepare_cached(
                 "UPDATE queues SET attributes = ?2, last_modified_ms = ?3 WHERE name = ?1",
             )
             .and_then(|mut statement| statement.execute(params![name, attributes, now_ms]))
             .map_err(backend)?;
+        self.queue_cache.forget(name);
         Ok(updated > 0)
     }
 
@@ -98,27 +104,29 @@ impl QueueStore for SqliteState {
         tags: &BTreeMap<String, String>,
     ) -> Result<bool, StoreError> {
         let tags = serde_json::to_string(tags).map_err(backend)?;
-        let updated = self
-            .connection()
+        let connection = self.connection();
+        let updated = connection
             .prepare_cached("UPDATE queues SET tags = ?2 WHERE name = ?1")
             .and_then(|mut statement| statement.execute(params![name, tags]))
             .map_err(backend)?;
+        self.queue_cache.forget(name);
         Ok(updated > 0)
     }
 
     fn delete_queue(&self, name: &str) -> Result<bool, StoreError> {
         // Messages and deduplication ids go with the queue (ON DELETE CASCADE).
-        let deleted = self
-            .connection()
+        let connection = self.connection();
+        let deleted = connection
             .prepare_cached("DELETE FROM queues WHERE name = ?1")
             .and_then(|mut statement| statement.execute([name]))
             .map_err(backend)?;
+        self.queue_cache.forget(name);
         Ok(deleted > 0)
     }
 
     fn purge_queue(&self, name: &str, now_ms: i64) -> Result<PurgeOutcome, StoreError> {
-        let mut connection = self.connection();
-        let transaction = connection.transaction().map_err(backend)?;
+        let connection = self.connection();
+        let transaction = WriteTransaction::begin(&connection).map_err(backend)?;
         let purged_ms: Option<Option<i64>> = transaction
             .prepare_cached("SELECT purged_ms FROM queues WHERE name = ?1")
             .and_then(|mut statement| statement.query_row([name], |row| row.get(0)).optional())
@@ -149,25 +157,25 @@ impl QueueStore for SqliteState {
         if !queue_exists(&connection, name)? {
             return Ok(None);
         }
-        let counts = connection
-            .prepare_cached(
-                "SELECT COUNT(*) FILTER (WHERE visible_ms <= ?2),
-                        COUNT(*) FILTER (WHERE visible_ms > ?2 AND receive_count > 0),
-                        COUNT(*) FILTER (WHERE visible_ms > ?2 AND receive_count = 0)
-                 FROM queue_messages WHERE queue_name = ?1",
-            )
+        // Visible messages are counted in the index alone; only those not
+        // visible are read, to tell the received from the delayed. A
+        // backlog is mostly visible, and clients poll these counts.
+        let count = |n: i64| n.max(0) as u64;
+        let visible: i64 = connection
+            .prepare_cached(COUNT_VISIBLE)
+            .and_then(|mut statement| statement.query_row(params![name, now_ms], |row| row.get(0)))
+            .map_err(backend)?;
+        let (not_visible, delayed): (i64, i64) = connection
+            .prepare_cached(COUNT_NOT_VISIBLE)
             .and_then(|mut statement| {
-                statement.query_row(params![name, now_ms], |row| {
-                    let count = |i: usize| row.get::<_, i64>(i).map(|n| n.max(0) as u64);
-                    Ok(QueueCounts {
-                        visible: count(0)?,
-                        not_visible: count(1)?,
-                        delayed: count(2)?,
-                    })
-                })
+                statement.query_row(params![name, now_ms], |row| Ok((row.get(0)?, row.get(1)?)))
             })
             .map_err(backend)?;
-        Ok(Some(counts))
+        Ok(Some(QueueCounts {
+            visible: count(visible),
+            not_visible: count(not_visible),
+            delayed: count(delayed),
+        }))
     }
 
     fn send_messages(
@@ -176,90 +184,14 @@ impl QueueStore for SqliteState {
         messages: &[NewMessage],
         now_ms: i64,
     ) -> Result<Option<Vec<SentMessage>>, StoreError> {
-        let mut connection = self.connection();
-        let transaction = connection.transaction().map_err(backend)?;
-        let Some(queue) = read_queue(&transaction, queue_name)? else {
-            return Ok(None);
-        };
-        let scope = queue
-            .attributes
-            .fifo
-            .as_ref()
-            .map(|fifo| fifo.deduplication_scope);
-        if scope.is_some() {
-            transaction
-                .prepare_cached(
-                    "DELETE FROM queue_deduplication WHERE queue_name = ?1 AND expires_ms <= ?2",
-                )
-                .and_then(|mut statement| statement.execute(params![queue_name, now_ms]))
-                .map_err(backend)?;
+        let connection = self.connection();
+        let transaction = WriteTransaction::begin(&connection).map_err(backend)?;
+        let messages: Vec<&NewMessage> = messages.iter().collect();
+        let sent = send_in(self, &transaction, queue_name, &messages, now_ms)?;
+        if sent.is_some() {
+            transaction.commit().map_err(backend)?;
         }
-        let mut sent = Vec::with_capacity(messages.len());
-        for message in messages {
-            let deduplication = match (scope, &message.deduplication_id) {
-                (Some(scope), Some(id)) => {
-                    let scope_key = match scope {
-                        DeduplicationScope::Queue => "",
-                        DeduplicationScope::MessageGroup => {
-                            message.group_id.as_deref().unwrap_or_default()
-                        }
-                    };
-                    Some((scope_key, id.as_str()))
-                }
-                _ => None,
-            };
-            if let Some((scope_key, id)) = deduplication {
-                let original: Option<(String, i64)> = transaction
-                    .prepare_cached(
-                        "SELECT message_id, seq FROM queue_deduplication
-                         WHERE queue_name = ?1 AND scope = ?2 AND deduplication_id = ?3
-                           AND expires_ms > ?4",
-                    )
-                    .and_then(|mut statement| {
-                        statement
-                            .query_row(params![queue_name, scope_key, id, now_ms], |row| {
-                                Ok((row.get(0)?, row.get(1)?))
-                            })
-                            .optional()
-                    })
-                    .map_err(backend)?;
-                if let Some((message_id, seq)) = original {
-                    sent.push(SentMessage {
-                        message_id,
-                        seq,
-                        duplicate: true,
-                    });
-                    continue;
-                }
-            }
-            let seq = insert_message(&transaction, queue_name, message, now_ms)?;
-            if let Some((scope_key, id)) = deduplication {
-                transaction
-                    .prepare_cached(
-                        "INSERT OR REPLACE INTO queue_deduplication
-                             (queue_name, scope, deduplication_id, message_id, seq, expires_ms)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                    )
-                    .and_then(|mut statement| {
-                        statement.execute(params![
-                            queue_name,
-                            scope_key,
-                            id,
-                            message.message_id,
-                            seq,
-                            now_ms + DEDUPLICATION_INTERVAL_MS
-                        ])
-                    })
-                    .map_err(backend)?;
-            }
-            sent.push(SentMessage {
-                message_id: message.message_id.clone(),
-                seq,
-                duplicate: false,
-            });
-        }
-        transaction.commit().map_err(backend)?;
-        Ok(Some(sent))
+        Ok(sent)
     }
 
     fn receive_messages(
@@ -268,9 +200,9 @@ impl QueueStore for SqliteState {
         request: &ReceiveRequest,
     ) -> Result<Option<Received>, StoreError> {
         let now_ms = request.now_ms;
-        let mut connection = self.connection();
-        let transaction = connection.transaction().map_err(backend)?;
-        let Some(queue) = read_queue(&transaction, queue_name)? else {
+        let connection = self.connection();
+        let transaction = WriteTransaction::begin(&connection).map_err(backend)?;
+        let Some(queue) = self.queue(&transaction, queue_name)? else {
             return Ok(None);
         };
         let attributes = &queue.attributes;
@@ -394,8 +326,8 @@ impl QueueStore for SqliteState {
     }
 
     fn delete_message(&self, handle: &ReceiptHandle) -> Result<HandleOutcome, StoreError> {
-        let mut connection = self.connection();
-        let transaction = connection.transaction().map_err(backend)?;
+        let connection = self.connection();
+        let transaction = WriteTransaction::begin(&connection).map_err(backend)?;
         let outcome = match current_receive(&transaction, handle)? {
             None => HandleOutcome::NotFound,
             Some((receive_id, _)) if receive_id.as_deref() != Some(&handle.receive_id) => {
@@ -419,8 +351,8 @@ impl QueueStore for SqliteState {
         visibility_timeout_seconds: u32,
         now_ms: i64,
     ) -> Result<HandleOutcome, StoreError> {
-        let mut connection = self.connection();
-        let transaction = connection.transaction().map_err(backend)?;
+        let connection = self.connection();
+        let transaction = WriteTransaction::begin(&connection).map_err(backend)?;
         let outcome = match current_receive(&transaction, handle)? {
             None => HandleOutcome::NotFound,
             Some((receive_id, _)) if receive_id.as_deref() != Some(&handle.receive_id) => {
@@ -440,6 +372,17 @@ impl QueueStore for SqliteState {
         Ok(outcome)
     }
 }
+
+/// A queue's visible messages (`?1` the queue, `?2` the time).
+const COUNT_VISIBLE: &str =
+    "SELECT count(*) FROM queue_messages WHERE queue_name = ?1 AND visible_ms <= ?2";
+
+/// A queue's messages that are not visible: received (in flight), and
+/// delayed (never received yet).
+const COUNT_NOT_VISIBLE: &str = "SELECT
+        count(*) FILTER (WHERE receive_count > 0),
+        count(*) FILTER (WHERE receive_count = 0)
+    FROM queue_messages WHERE queue_name = ?1 AND visible_ms > ?2";
 
 /// Visible messages of a standard queue, those visible longest first.
 /// `?1` is the queue, `?2` the time, `?3` the limit.
@@ -465,8 +408,100 @@ const SELECT_FIFO_CANDIDATES: &str = "SELECT m.seq, m.message_id, m.body, m.attr
     ORDER BY m.seq
     LIMIT ?3";
 
+/// Adds messages to a queue inside the caller's transaction, deduplicating
+/// on a FIFO queue; `None` when the queue does not exist.
+pub(crate) fn send_in(
+    state: &SqliteState,
+    transaction: &Connection,
+    queue_name: &str,
+    messages: &[&NewMessage],
+    now_ms: i64,
+) -> Result<Option<Vec<SentMessage>>, StoreError> {
+    let Some(queue) = state.queue(transaction, queue_name)? else {
+        return Ok(None);
+    };
+    let scope = queue
+        .attributes
+        .fifo
+        .as_ref()
+        .map(|fifo| fifo.deduplication_scope);
+    if scope.is_some() {
+        transaction
+            .prepare_cached(
+                "DELETE FROM queue_deduplication WHERE queue_name = ?1 AND expires_ms <= ?2",
+            )
+            .and_then(|mut statement| statement.execute(params![queue_name, now_ms]))
+            .map_err(backend)?;
+    }
+    let mut sent = Vec::with_capacity(messages.len());
+    for message in messages {
+        let deduplication = match (scope, &message.deduplication_id) {
+            (Some(scope), Some(id)) => {
+                let scope_key = match scope {
+                    DeduplicationScope::Queue => "",
+                    DeduplicationScope::MessageGroup => {
+                        message.group_id.as_deref().unwrap_or_default()
+                    }
+                };
+                Some((scope_key, id.as_str()))
+            }
+            _ => None,
+        };
+        if let Some((scope_key, id)) = deduplication {
+            let original: Option<(String, i64)> = transaction
+                .prepare_cached(
+                    "SELECT message_id, seq FROM queue_deduplication
+                     WHERE queue_name = ?1 AND scope = ?2 AND deduplication_id = ?3
+                       AND expires_ms > ?4",
+                )
+                .and_then(|mut statement| {
+                    statement
+                        .query_row(params![queue_name, scope_key, id, now_ms], |row| {
+                            Ok((row.get(0)?, row.get(1)?))
+                        })
+                        .optional()
+                })
+                .map_err(backend)?;
+            if let Some((message_id, seq)) = original {
+                sent.push(SentMessage {
+                    message_id,
+                    seq,
+                    duplicate: true,
+                });
+                continue;
+            }
+        }
+        let seq = insert_message(transaction, queue_name, message, now_ms)?;
+        if let Some((scope_key, id)) = deduplication {
+            transaction
+                .prepare_cached(
+                    "INSERT OR REPLACE INTO queue_deduplication
+                         (queue_name, scope, deduplication_id, message_id, seq, expires_ms)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )
+                .and_then(|mut statement| {
+                    statement.execute(params![
+                        queue_name,
+                        scope_key,
+                        id,
+                        message.message_id,
+                        seq,
+                        now_ms + DEDUPLICATION_INTERVAL_MS
+                    ])
+                })
+                .map_err(backend)?;
+        }
+        sent.push(SentMessage {
+            message_id: message.message_id.clone(),
+            seq,
+            duplicate: false,
+        });
+    }
+    Ok(Some(sent))
+}
+
 fn insert_message(
-    transaction: &Transaction<'_>,
+    transaction: &Connection,
     queue_name: &str,
     message: &NewMessage,
     now_ms: i64,
@@ -500,6 +535,54 @@ fn insert_message(
         .map_err(backend)
 }
 
+/// Queue records as last read, by name: every message sent or received
+/// reads its queue, and a queue changes only through this store. A name is
+/// forgotten by every write to it, and remembered only when read, both
+/// under the connection's lock, so a record read here is never older than
+/// the last write.
+#[derive(Debug, Default)]
+pub(crate) struct QueueCache {
+    records: Mutex<HashMap<String, Arc<QueueRecord>>>,
+}
+
+impl QueueCache {
+    fn get(&self, name: &str) -> Option<Arc<QueueRecord>> {
+        self.lock().get(name).cloned()
+    }
+
+    fn put(&self, record: Arc<QueueRecord>) {
+        self.lock().insert(record.name.clone(), record);
+    }
+
+    fn forget(&self, name: &str) {
+        self.lock().remove(name);
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, Arc<QueueRecord>>> {
+        self.records.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl SqliteState {
+    /// The queue `name`, remembered or read through `connection`, whose
+    /// lock the caller holds (outside any transaction that wrote queues).
+    fn queue(
+        &self,
+        connection: &Connection,
+        name: &str,
+    ) -> Result<Option<Arc<QueueRecord>>, StoreError> {
+        if let Some(queue) = self.queue_cache.get(name) {
+            return Ok(Some(queue));
+        }
+        let Some(queue) = read_queue(connection, name)? else {
+            return Ok(None);
+        };
+        let queue = Arc::new(queue);
+        self.queue_cache.put(Arc::clone(&queue));
+        Ok(Some(queue))
+    }
+}
+
 fn read_queue(connection: &Connection, name: &str) -> Result<Option<QueueRecord>, StoreError> {
     connection
         .prepare_cached(
@@ -521,7 +604,7 @@ fn queue_exists(connection: &Connection, name: &str) -> Result<bool, StoreError>
 /// The receive id and visibility of the message a handle names, if it is
 /// still in the handle's queue.
 fn current_receive(
-    transaction: &Transaction<'_>,
+    transaction: &Connection,
     handle: &ReceiptHandle,
 ) -> Result<Option<(Option<String>, i64)>, StoreError> {
     transaction
@@ -759,6 +842,53 @@ mod tests {
     fn counts(state: &SqliteState, queue: &str, now_ms: i64) -> (u64, u64, u64) {
         let c = state.queue_counts(queue, now_ms).unwrap().unwrap();
         (c.visible, c.not_visible, c.delayed)
+    }
+
+    #[test]
+    fn counts_read_only_the_index_for_visible_messages() {
+        let state = SqliteState::open_in_memory().unwrap();
+        let connection = state.connection();
+        let plan = |sql: &str| -> String {
+            let mut statement = connection
+                .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+                .unwrap();
+            let rows: Vec<String> = statement
+                .query_map(params!["q", 1], |r| r.get(3))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            rows.join("; ")
+        };
+        let visible = plan(COUNT_VISIBLE);
+        assert!(
+            visible.contains("COVERING INDEX queue_messages_visible"),
+            "{visible}"
+        );
+        let not_visible = plan(COUNT_NOT_VISIBLE);
+        assert!(
+            not_visible.contains("INDEX queue_messages_visible"),
+            "{not_visible}"
+        );
+    }
+
+    #[test]
+    fn remembered_queues_are_forgotten_when_written() {
+        let state = SqliteState::open_in_memory().unwrap();
+        state.create_queue(&queue("q", &[])).unwrap();
+        state.send_messages("q", &[message("a")], T0).unwrap();
+        // Received under the queue's default visibility timeout (30 s).
+        assert_eq!(ids(&receive(&state, "q", 10, T0)), ["a"]);
+        let shorter = queue("q", &[("VisibilityTimeout", "5")]);
+        state
+            .set_queue_attributes("q", &shorter.attributes, T0)
+            .unwrap();
+        state.send_messages("q", &[message("b")], T0).unwrap();
+        assert_eq!(ids(&receive(&state, "q", 10, T0)), ["b"]);
+        assert_eq!(ids(&receive(&state, "q", 10, T0 + 5_000)), ["b"]);
+        assert!(state.delete_queue("q").unwrap());
+        assert_eq!(state.send_messages("q", &[message("c")], T0).unwrap(), None);
+        state.create_queue(&queue("q", &[])).unwrap();
+        assert_eq!(state.get_queue("q").unwrap(), Some(queue("q", &[])));
     }
 
     #[test]
