@@ -13,7 +13,8 @@
 //! Throughput is `wrk` (Debian's `wrk`): keep-alive, 32 connections, 10 s
 //! after a 3 s warm-up, per target. Latency is 1,000 sequential requests
 //! from one keep-alive connection, beside a direct warm Invoke of the same
-//! function with the same event, which gives what the gateway adds.
+//! function with the same event, which gives what the gateway adds; the
+//! direct, function URL and HTTP API requests take turns.
 //!
 //! The Python baselines run in a virtualenv made once under
 //! `target/rayo-bench-venv` (pinned packages); serverless-offline is
@@ -131,9 +132,24 @@ fn main() -> anyhow::Result<()> {
             url: server.url.clone(),
             host: None,
         };
-        let direct = sequential(&client, &invoke, invoke_directly).await?;
-        let url = sequential(&client, &function_url, get_sum).await?;
-        let api_figures = sequential(&client, &api, get_sum).await?;
+        // The three rayo paths take turns, so whatever the server does in
+        // the background (log batches, checkpoints) falls on each alike.
+        let mut paths = [
+            RayoPath::new(&invoke, RayoPath::DIRECT),
+            RayoPath::new(&function_url, RayoPath::GET),
+            RayoPath::new(&api, RayoPath::GET),
+        ];
+        for _ in 0..100 {
+            for path in &mut paths {
+                path.call(&client, false).await?;
+            }
+        }
+        for _ in 0..LATENCY_REQUESTS {
+            for path in &mut paths {
+                path.call(&client, true).await?;
+            }
+        }
+        let [direct, url, api_figures] = paths.map(|path| path.percentiles());
         anyhow::Ok((uvicorn, direct, url, api_figures, function_url, api))
     });
     let (uvicorn_latency, direct, url_latency, api_latency, function_url, api) = match latency {
@@ -324,6 +340,48 @@ async fn set_up(client: &HttpClient, url: &str) -> anyhow::Result<(Target, Targe
             host: Some(api_host),
         },
     ))
+}
+
+/// One rayo path measured request by request, in turns with others.
+struct RayoPath<'a> {
+    target: &'a Target,
+    direct: bool,
+    latencies: Vec<Duration>,
+}
+
+impl<'a> RayoPath<'a> {
+    const DIRECT: bool = true;
+    const GET: bool = false;
+
+    fn new(target: &'a Target, direct: bool) -> RayoPath<'a> {
+        RayoPath {
+            target,
+            direct,
+            latencies: Vec::with_capacity(LATENCY_REQUESTS),
+        }
+    }
+
+    /// One request; its time is kept when `measured`.
+    async fn call(&mut self, client: &HttpClient, measured: bool) -> anyhow::Result<()> {
+        let started = Instant::now();
+        if self.direct {
+            invoke_directly(client.clone(), self.target.clone()).await?;
+        } else {
+            get_sum(client.clone(), self.target.clone()).await?;
+        }
+        if measured {
+            self.latencies.push(started.elapsed());
+        }
+        Ok(())
+    }
+
+    fn percentiles(mut self) -> (Duration, Duration) {
+        self.latencies.sort();
+        (
+            percentile(&self.latencies, 0.50),
+            percentile(&self.latencies, 0.99),
+        )
+    }
 }
 
 /// p50 and p99 of sequential requests after a warm-up, one at a time on
