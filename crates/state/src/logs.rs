@@ -399,7 +399,9 @@ fn event_query(group: &str, query: &LogQuery) -> (String, Vec<Value>) {
     } else {
         sql.push_str(" ORDER BY e.timestamp_ms ASC, e.event_id ASC");
     }
-    sql.push_str(" LIMIT ?");
+    // `+?`: a bare `LIMIT ?` makes SQLite compile the statement again
+    // whenever the bound limit changes.
+    sql.push_str(" LIMIT +?");
     values.push(Value::Integer(sql_limit(query.limit)));
     (sql, values)
 }

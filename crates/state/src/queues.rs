@@ -385,14 +385,15 @@ const COUNT_NOT_VISIBLE: &str = "SELECT
     FROM queue_messages WHERE queue_name = ?1 AND visible_ms > ?2";
 
 /// Visible messages of a standard queue, those visible longest first.
-/// `?1` is the queue, `?2` the time, `?3` the limit.
+/// `?1` is the queue, `?2` the time, `?3` the limit (`+?3`: a bare bound
+/// limit makes SQLite compile the statement again on every run).
 const SELECT_STANDARD_CANDIDATES: &str = "SELECT seq, message_id, body, attributes,
         system_attributes, group_id, deduplication_id, sent_ms, receive_count,
         first_receive_ms, dead_letter_source_arn
     FROM queue_messages
     WHERE queue_name = ?1 AND visible_ms <= ?2
     ORDER BY visible_ms, seq
-    LIMIT ?3";
+    LIMIT +?3";
 
 /// Visible messages of a FIFO queue in order, leaving out every message
 /// behind one of its group that is in flight or not yet visible.
@@ -406,7 +407,7 @@ const SELECT_FIFO_CANDIDATES: &str = "SELECT m.seq, m.message_id, m.body, m.attr
           WHERE b.queue_name = m.queue_name AND b.group_id IS NOT NULL
             AND b.group_id = m.group_id AND b.visible_ms > ?2 AND (b.seq < m.seq OR b.receive_count > 0))
     ORDER BY m.seq
-    LIMIT ?3";
+    LIMIT +?3";
 
 /// Adds messages to a queue inside the caller's transaction, deduplicating
 /// on a FIFO queue; `None` when the queue does not exist.
@@ -1199,6 +1200,27 @@ mod tests {
         assert_eq!(counts(&state, "q", T0 + 1), (1, 1, 0));
         assert_eq!(ids(&receive(&state, "q", 10, T0 + 1)), ["b"]);
         assert_eq!(state.delete_message(&handle).unwrap(), HandleOutcome::Done);
+    }
+
+    #[test]
+    fn receives_are_not_compiled_again_on_every_run() {
+        // A receive runs for every ReceiveMessage; SQLite compiles a
+        // statement again when a bound value it planned with changes.
+        let state = SqliteState::open_in_memory().unwrap();
+        state.create_queue(&queue("q", &[])).unwrap();
+        state
+            .send_messages("q", &[message("a"), message("b")], 1)
+            .unwrap();
+        let connection = state.connection();
+        for sql in [SELECT_STANDARD_CANDIDATES, SELECT_FIFO_CANDIDATES] {
+            let mut statement = connection.prepare_cached(sql).unwrap();
+            for n in 1..6_i64 {
+                let mut rows = statement.query(params!["q", 10 + n, n]).unwrap();
+                while rows.next().unwrap().is_some() {}
+            }
+            let n = statement.get_status(rusqlite::StatementStatus::RePrepare);
+            assert_eq!(n, 0, "{sql}");
+        }
     }
 
     #[test]
