@@ -18,7 +18,7 @@
 )]
 mod support;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -31,7 +31,7 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use support::{Server, build_rayo};
+use support::{Server, build_rayo, create_function};
 
 const BASELINE_RUNS: usize = 40;
 const WARM_INVOKES: usize = 2000;
@@ -597,43 +597,6 @@ fn smaps_rollup(pid: i32) -> Option<Memory> {
         pss_kib: field("Pss"),
         uss_kib: field("Private_Clean") + field("Private_Dirty"),
     })
-}
-
-async fn create_function(
-    client: &HttpClient,
-    url: &str,
-    name: &str,
-    runtime: &str,
-    handler: &str,
-) -> anyhow::Result<()> {
-    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    zip.start_file(
-        "lambda_function.py",
-        zip::write::SimpleFileOptions::default(),
-    )?;
-    zip.write_all(handler.as_bytes())?;
-    let zip = zip.finish()?.into_inner();
-    let body = serde_json::json!({
-        "FunctionName": name,
-        "Runtime": runtime,
-        "Role": "arn:aws:iam::000000000000:role/bench",
-        "Handler": "lambda_function.lambda_handler",
-        "Code": { "ZipFile": base64::engine::general_purpose::STANDARD.encode(zip) },
-    });
-    let (status, _, body) = send(
-        client,
-        Method::POST,
-        &format!("{url}/2015-03-31/functions"),
-        body.to_string(),
-    )
-    .await?;
-    if status != 201 {
-        bail!(
-            "CreateFunction failed: {status} {}",
-            String::from_utf8_lossy(&body)
-        );
-    }
-    Ok(())
 }
 
 async fn update_environment(

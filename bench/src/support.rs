@@ -41,6 +41,49 @@ pub(crate) async fn send(
     Ok((status, body))
 }
 
+/// Creates a Python function whose `lambda_function.py` is `handler`,
+/// through CreateFunction with the package inline.
+pub(crate) async fn create_function(
+    client: &HttpClient,
+    url: &str,
+    name: &str,
+    runtime: &str,
+    handler: &str,
+) -> anyhow::Result<()> {
+    use base64::Engine;
+    use std::io::Write;
+
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    zip.start_file(
+        "lambda_function.py",
+        zip::write::SimpleFileOptions::default(),
+    )?;
+    zip.write_all(handler.as_bytes())?;
+    let zip = zip.finish()?.into_inner();
+    let body = serde_json::json!({
+        "FunctionName": name,
+        "Runtime": runtime,
+        "Role": "arn:aws:iam::000000000000:role/bench",
+        "Handler": "lambda_function.lambda_handler",
+        "Code": { "ZipFile": base64::engine::general_purpose::STANDARD.encode(zip) },
+    });
+    let (status, body) = send(
+        client,
+        Method::POST,
+        &format!("{url}/2015-03-31/functions"),
+        &[("content-type", "application/json")],
+        body.to_string(),
+    )
+    .await?;
+    if status != 201 {
+        bail!(
+            "CreateFunction failed: {status} {}",
+            String::from_utf8_lossy(&body)
+        );
+    }
+    Ok(())
+}
+
 /// Builds the release `rayo` binary next to the running one and returns its path.
 pub(crate) fn build_rayo() -> anyhow::Result<PathBuf> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());

@@ -23,10 +23,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::bail;
-use base64::Engine;
 use http::Method;
 use serde_json::{Value, json};
-use support::{HttpClient, Server, build_rayo, http_client, python_runtime, send};
+use support::{HttpClient, Server, build_rayo, create_function, http_client, python_runtime, send};
 
 /// Concurrent clients.
 const CLIENTS: usize = 8;
@@ -52,7 +51,7 @@ fn main() -> anyhow::Result<()> {
 
 async fn run(url: &str) -> anyhow::Result<()> {
     let client = http_client();
-    create_function(&client, url, "bench-async").await?;
+    create_function(&client, url, "bench-async", &python_runtime()?, HANDLER).await?;
     let queue_url = create_queue(&client, url, "bench-delivered").await?;
     let queue_arn = "arn:aws:sqs:us-east-1:000000000000:bench-delivered";
     let config = json!({ "DestinationConfig": { "OnSuccess": { "Destination": queue_arn } } });
@@ -323,36 +322,4 @@ async fn queue_depth(client: &HttpClient, url: &str, queue_url: &str) -> anyhow:
         .as_str()
         .and_then(|n| n.parse().ok())
         .unwrap_or(0))
-}
-
-async fn create_function(client: &HttpClient, url: &str, name: &str) -> anyhow::Result<()> {
-    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    zip.start_file(
-        "lambda_function.py",
-        zip::write::SimpleFileOptions::default(),
-    )?;
-    zip.write_all(HANDLER.as_bytes())?;
-    let zip = zip.finish()?.into_inner();
-    let body = json!({
-        "FunctionName": name,
-        "Runtime": python_runtime()?,
-        "Role": "arn:aws:iam::000000000000:role/bench",
-        "Handler": "lambda_function.lambda_handler",
-        "Code": { "ZipFile": base64::engine::general_purpose::STANDARD.encode(zip) },
-    });
-    let (status, body) = send(
-        client,
-        Method::POST,
-        &format!("{url}/2015-03-31/functions"),
-        &[],
-        body.to_string(),
-    )
-    .await?;
-    if status != 201 {
-        bail!(
-            "CreateFunction: {status} {}",
-            String::from_utf8_lossy(&body)
-        );
-    }
-    Ok(())
 }

@@ -15,16 +15,13 @@
 #[path = "../support.rs"]
 mod support;
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
-use base64::Engine;
-use http::Method;
 use serde_json::{Value, json};
-use support::{HttpClient, Server, build_rayo, http_client, python_runtime, send};
+use support::{Server, build_rayo, create_function, http_client, python_runtime};
 
 const FUNCTIONS: usize = 1000;
 const CLIENTS: usize = 8;
@@ -142,6 +139,9 @@ fn playwright() -> anyhow::Result<PathBuf> {
     Ok(node_modules)
 }
 
+/// Every listed function's code.
+const HANDLER: &str = "def lambda_handler(event, context):\n    return name\n";
+
 async fn create_functions(url: String, runtime: String) -> anyhow::Result<()> {
     let client = Arc::new(http_client());
     let mut tasks = Vec::new();
@@ -151,50 +151,13 @@ async fn create_functions(url: String, runtime: String) -> anyhow::Result<()> {
         let runtime = runtime.clone();
         tasks.push(tokio::spawn(async move {
             for i in (worker..FUNCTIONS).step_by(CLIENTS) {
-                create_function(&client, &url, &format!("fn-{i:04}"), &runtime).await?;
+                create_function(&client, &url, &format!("fn-{i:04}"), &runtime, HANDLER).await?;
             }
             anyhow::Ok(())
         }));
     }
     for task in tasks {
         task.await??;
-    }
-    Ok(())
-}
-
-async fn create_function(
-    client: &HttpClient,
-    url: &str,
-    name: &str,
-    runtime: &str,
-) -> anyhow::Result<()> {
-    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    zip.start_file(
-        "lambda_function.py",
-        zip::write::SimpleFileOptions::default(),
-    )?;
-    zip.write_all(b"def lambda_handler(event, context):\n    return name\n")?;
-    let zip = zip.finish()?.into_inner();
-    let body = json!({
-        "FunctionName": name,
-        "Runtime": runtime,
-        "Role": "arn:aws:iam::000000000000:role/bench",
-        "Handler": "lambda_function.lambda_handler",
-        "Code": { "ZipFile": base64::engine::general_purpose::STANDARD.encode(zip) },
-    });
-    let (status, body) = send(
-        client,
-        Method::POST,
-        &format!("{url}/2015-03-31/functions"),
-        &[("content-type", "application/json")],
-        body.to_string(),
-    )
-    .await?;
-    if status != 201 {
-        bail!(
-            "CreateFunction failed: {status} {}",
-            String::from_utf8_lossy(&body)
-        );
     }
     Ok(())
 }
