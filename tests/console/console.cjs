@@ -223,6 +223,11 @@ const scenarios = {
     await shot(page, 'monitor');
     await page.goto(baseUrl + '/_rayo/console/#/');
     await page.getByRole('link', { name }).waitFor();
+    // The counts arrive after the list: '—' until the metrics are read.
+    await until(page, () => {
+      const cells = document.querySelectorAll('table.functions tbody tr:first-child td');
+      return cells.length > 3 && cells[3].textContent.trim() !== '—';
+    });
     seen.listRow = await page.locator('table.functions tbody tr').first().locator('th, td').allTextContents();
   },
 
