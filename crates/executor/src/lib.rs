@@ -102,7 +102,29 @@ pub struct InvocationRequest {
     pub trace_id: Option<String>,
     /// The function's reserved concurrency, if it has one.
     pub reserved_concurrency: Option<u32>,
+    /// What happens when no instance of the version is idle.
+    pub scale_out: ScaleOut,
 }
+
+/// What an invocation does when no instance of its version is idle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ScaleOut {
+    /// A new instance starts at once: a caller waits for the answer.
+    #[default]
+    Immediate,
+    /// The invocation comes from a queue (asynchronous invocations, event
+    /// source mappings): it waits for one of the version's busy instances,
+    /// and the version grows by one instance each time the oldest waiting
+    /// invocation has waited [`SCALE_OUT_INTERVAL`] since the last one
+    /// started — Lambda's own rate, 1,000 instances per function every 10
+    /// seconds. A queue that a few instances keep up with never starts
+    /// more; one they cannot keep up with scales out as far as its
+    /// concurrency allows.
+    Paced,
+}
+
+/// How often a version grows while invocations from queues wait for it.
+pub const SCALE_OUT_INTERVAL: Duration = Duration::from_millis(10);
 
 /// How an invocation ended.
 #[derive(Debug, Clone)]

@@ -2,18 +2,30 @@
 //! and the number busy. Invocations run on their own tasks; the actor only
 //! hands out and takes back instances, so it never waits on a function.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
 use rayo_core::metrics::Outcome;
 use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
 
 use crate::instance::{self, Instance};
 use crate::{
     ExecutorCommand, ExecutorConfig, ExecutorError, FunctionInstances, InvocationOutcome,
-    ProvisionedStatus, ProvisionedTarget, ThrottleReason,
+    InvocationRequest, ProvisionedStatus, ProvisionedTarget, SCALE_OUT_INTERVAL, ScaleOut,
+    ThrottleReason,
 };
+
+/// Where an invocation's outcome goes.
+type Reply = oneshot::Sender<Result<InvocationOutcome, ExecutorError>>;
+
+/// An invocation from a queue waiting for one of its version's instances.
+#[derive(Debug)]
+struct Waiting {
+    call: Call,
+    since: Instant,
+}
 
 /// Instances of one function version.
 #[derive(Debug, Default)]
@@ -30,9 +42,43 @@ struct Pool {
     provisioned_ready: u32,
     /// Whether the last provisioned instance started failed to initialize.
     provisioned_failed: bool,
+    /// Invocations from queues waiting for an instance, oldest first.
+    waiting: VecDeque<Waiting>,
+    /// When an instance last started for a waiting invocation.
+    last_scale_out: Option<Instant>,
 }
 
 impl Pool {
+    /// An idle instance to run on: a provisioned one first; else the most
+    /// recently used, the warmest.
+    fn take_idle(&mut self) -> Option<Instance> {
+        match self.idle.iter().rposition(|i| i.provisioned) {
+            Some(index) => Some(self.idle.remove(index)),
+            None => self.idle.pop(),
+        }
+    }
+
+    /// What the oldest waiting invocation runs on now, if anything: an idle
+    /// instance; a new one when none will come back (no instance is busy),
+    /// when it is of an older revision than the idle ones, or when it has
+    /// waited [`SCALE_OUT_INTERVAL`] since the last one started.
+    fn serve_oldest(&mut self, now: Instant) -> Option<Serve> {
+        let oldest = self.waiting.front()?;
+        let current = oldest.call.request.function.revision_id == self.revision_id;
+        if current && let Some(instance) = self.take_idle() {
+            return Some(Serve::Idle(instance));
+        }
+        let due = self.next_scale_out().is_some_and(|at| at <= now);
+        (!current || self.busy == 0 || due).then_some(Serve::New)
+    }
+
+    /// When the oldest waiting invocation may start a new instance.
+    fn next_scale_out(&self) -> Option<Instant> {
+        let since = self.waiting.front()?.since;
+        let after = self.last_scale_out.map_or(since, |last| last.max(since));
+        Some(after + SCALE_OUT_INTERVAL)
+    }
+
     fn provisioned_wanted(&self) -> u32 {
         self.provisioned.as_ref().map_or(0, |t| t.count)
     }
@@ -93,28 +139,15 @@ struct Concurrency {
 }
 
 impl Concurrency {
-    /// Takes a slot, or says which limit is reached.
-    fn acquire(
-        &mut self,
-        function_name: &str,
-        reserved: Option<u32>,
-    ) -> Result<(), ThrottleReason> {
-        let busy = self
-            .busy_by_function
-            .entry(function_name.to_string())
-            .or_default();
-        let provisioned = self
-            .reserved_provisioned
-            .get(function_name)
-            .copied()
-            .unwrap_or(0);
+    /// Whether a slot is free, or which limit is reached.
+    fn admits(&self, function_name: &str, reserved: Option<u32>) -> Result<(), ThrottleReason> {
         match reserved {
-            Some(limit) if *busy + provisioned >= limit => {
-                Err(ThrottleReason::ReservedFunctionConcurrentInvocationLimitExceeded)
-            }
-            Some(_) => {
-                *busy += 1;
-                Ok(())
+            Some(limit) => {
+                let busy = self.busy_by_function.get(function_name).copied();
+                let provisioned = self.reserved_provisioned.get(function_name).copied();
+                if busy.unwrap_or(0) + provisioned.unwrap_or(0) >= limit {
+                    return Err(ThrottleReason::ReservedFunctionConcurrentInvocationLimitExceeded);
+                }
             }
             None => {
                 let unreserved = self
@@ -124,11 +157,28 @@ impl Concurrency {
                 if self.unreserved_busy >= unreserved {
                     return Err(ThrottleReason::ConcurrentInvocationLimitExceeded);
                 }
-                *busy += 1;
-                self.unreserved_busy += 1;
-                Ok(())
             }
         }
+        Ok(())
+    }
+
+    /// Takes a slot, or says which limit is reached.
+    fn acquire(
+        &mut self,
+        function_name: &str,
+        reserved: Option<u32>,
+    ) -> Result<(), ThrottleReason> {
+        self.admits(function_name, reserved)?;
+        match self.busy_by_function.get_mut(function_name) {
+            Some(busy) => *busy += 1,
+            None => {
+                self.busy_by_function.insert(function_name.to_string(), 1);
+            }
+        }
+        if reserved.is_none() {
+            self.unreserved_busy += 1;
+        }
+        Ok(())
     }
 
     /// Takes in what the pools are asked to keep provisioned.
@@ -175,7 +225,17 @@ pub(crate) async fn run(
         account_limit: config.account_concurrency,
         ..Concurrency::default()
     };
+    let dispatcher = Dispatcher {
+        config: config.clone(),
+        released: released_sender,
+    };
+    // The pools with invocations waiting for an instance.
+    let mut waiting_keys: HashSet<String> = HashSet::new();
     loop {
+        let next_scale_out = waiting_keys
+            .iter()
+            .filter_map(|key| pools.get(key)?.next_scale_out())
+            .min();
         tokio::select! {
             // Instances coming back are taken in before new invocations, so a
             // caller's next invocation finds the instance its last one freed.
@@ -203,7 +263,24 @@ pub(crate) async fn run(
                     if shutdown.is_none() {
                         replenish(&config, &key, pool, &started_sender);
                     }
+                    if !pool.waiting.is_empty() {
+                        dispatcher.serve_waiting(&mut concurrency, &key, pool, Instant::now());
+                        if pool.waiting.is_empty() {
+                            waiting_keys.remove(&key);
+                        }
+                    }
                 }
+            }
+            () = async { tokio::time::sleep_until(next_scale_out.unwrap_or_else(Instant::now)).await },
+                if next_scale_out.is_some() =>
+            {
+                let now = Instant::now();
+                for key in &waiting_keys {
+                    if let Some(pool) = pools.get_mut(key) {
+                        dispatcher.serve_waiting(&mut concurrency, key, pool, now);
+                    }
+                }
+                waiting_keys.retain(|key| pools.get(key).is_some_and(|pool| !pool.waiting.is_empty()));
             }
             Some(ProvisionedStarted { key, revision_id, instance }) = started.recv() => {
                 if let Some(pool) = pools.get_mut(&key) {
@@ -229,8 +306,6 @@ pub(crate) async fn run(
             }
             command = commands.recv(), if shutdown.is_none() => match command {
                 Some(ExecutorCommand::Invoke { request, reply }) => {
-                    let function_name = request.function.name.clone();
-                    let reserved = request.reserved_concurrency.is_some();
                     let key = pool_key(&request.function.name, &request.function.version);
                     let pool = pools.entry(key.clone()).or_default();
                     if pool.revision_id != request.function.revision_id {
@@ -239,45 +314,20 @@ pub(crate) async fn run(
                         pool.provisioned_alive = 0;
                         pool.provisioned_ready = 0;
                     }
-                    // A provisioned instance first; else the most recently
-                    // used, the warmest.
-                    let idle = match pool.idle.iter().rposition(|i| i.provisioned) {
-                        Some(index) => Some(pool.idle.remove(index)),
-                        None => None,
-                    };
-                    let provisioned = idle.is_some();
-                    let counted = !provisioned;
-                    if counted
-                        && let Err(reason) = concurrency.acquire(&function_name, request.reserved_concurrency)
-                    {
-                        config.metrics.record_throttle(&function_name);
-                        let _ = reply.send(Err(ExecutorError::Throttled(reason)));
+                    let idle = pool.take_idle();
+                    let call = Call { request, reply };
+                    if idle.is_none() && call.request.scale_out == ScaleOut::Paced && pool.busy > 0 {
+                        let function = &call.request.function.name;
+                        if let Err(reason) = concurrency.admits(function, call.request.reserved_concurrency) {
+                            config.metrics.record_throttle(function);
+                            let _ = call.reply.send(Err(ExecutorError::Throttled(reason)));
+                            continue;
+                        }
+                        pool.waiting.push_back(Waiting { call, since: Instant::now() });
+                        waiting_keys.insert(key);
                         continue;
                     }
-                    config.metrics.execution_started(&function_name);
-                    let idle = idle.or_else(|| pool.idle.pop());
-                    pool.busy += 1;
-                    let config = config.clone();
-                    let released_sender = released_sender.clone();
-                    tokio::spawn(async move {
-                        let cold_start = idle.is_none();
-                        let result = instance::run(&config, idle, &request).await;
-                        let (outcome, duration_ms) = match &result {
-                            Ok((outcome, _)) => (outcome_of(outcome), Some(outcome.report.duration_ms)),
-                            Err(_) => (Outcome::PlatformError, None),
-                        };
-                        config.metrics.execution_finished(&function_name, outcome, duration_ms, cold_start);
-                        let (outcome, instance) = match result {
-                            Ok((outcome, instance)) => (Ok(outcome), instance),
-                            Err(error) => (Err(error), None),
-                        };
-                        // Released before the caller hears back, so that its
-                        // next invocation can reuse this instance.
-                        let _ = released_sender.send(Released {
-                            key, function_name, reserved, counted, provisioned, instance,
-                        });
-                        let _ = reply.send(outcome);
-                    });
+                    dispatcher.dispatch(&mut concurrency, &key, pool, call, idle);
                 }
                 Some(ExecutorCommand::Instances { reply }) => {
                     let _ = reply.send(instances_by_function(&pools));
@@ -338,7 +388,11 @@ pub(crate) async fn run(
                     for pool in pools.values_mut() {
                         pool.idle.clear();
                         pool.provisioned = None;
+                        for waiting in pool.waiting.drain(..) {
+                            let _ = waiting.call.reply.send(Err(ExecutorError::ShuttingDown));
+                        }
                     }
+                    waiting_keys.clear();
                     shutdown = Some(reply);
                 }
                 None => return,
@@ -357,6 +411,7 @@ pub(crate) async fn run(
                 pools.retain(|_, pool| {
                     pool.busy > 0
                         || !pool.idle.is_empty()
+                        || !pool.waiting.is_empty()
                         || !pool.revision_id.is_empty()
                         || pool.provisioned.is_some()
                 });
@@ -377,6 +432,114 @@ pub(crate) async fn run(
             return;
         }
     }
+}
+
+/// One invocation and where its outcome goes.
+#[derive(Debug)]
+struct Call {
+    request: Box<InvocationRequest>,
+    reply: Reply,
+}
+
+/// Starts invocations on their own tasks.
+struct Dispatcher {
+    config: Arc<ExecutorConfig>,
+    released: mpsc::UnboundedSender<Released>,
+}
+
+impl Dispatcher {
+    /// Runs an invocation on `idle`, or on a new instance, once it has a
+    /// concurrency slot (one a provisioned instance serves needs none: that
+    /// instance is its slot); a limit reached answers it throttled.
+    fn dispatch(
+        &self,
+        concurrency: &mut Concurrency,
+        key: &str,
+        pool: &mut Pool,
+        call: Call,
+        idle: Option<Instance>,
+    ) {
+        let Call { request, reply } = call;
+        let function_name = request.function.name.clone();
+        let reserved = request.reserved_concurrency.is_some();
+        let provisioned = idle.as_ref().is_some_and(|instance| instance.provisioned);
+        let counted = !provisioned;
+        if counted
+            && let Err(reason) = concurrency.acquire(&function_name, request.reserved_concurrency)
+        {
+            if let Some(instance) = idle {
+                pool.idle.push(instance);
+            }
+            self.config.metrics.record_throttle(&function_name);
+            let _ = reply.send(Err(ExecutorError::Throttled(reason)));
+            return;
+        }
+        self.config.metrics.execution_started(&function_name);
+        pool.busy += 1;
+        let config = self.config.clone();
+        let released = self.released.clone();
+        let key = key.to_string();
+        tokio::spawn(async move {
+            let cold_start = idle.is_none();
+            let result = instance::run(&config, idle, &request).await;
+            let (outcome, duration_ms) = match &result {
+                Ok((outcome, _)) => (outcome_of(outcome), Some(outcome.report.duration_ms)),
+                Err(_) => (Outcome::PlatformError, None),
+            };
+            config
+                .metrics
+                .execution_finished(&function_name, outcome, duration_ms, cold_start);
+            let (outcome, instance) = match result {
+                Ok((outcome, instance)) => (Ok(outcome), instance),
+                Err(error) => (Err(error), None),
+            };
+            // Released before the caller hears back, so that its next
+            // invocation can reuse this instance.
+            let _ = released.send(Released {
+                key,
+                function_name,
+                reserved,
+                counted,
+                provisioned,
+                instance,
+            });
+            let _ = reply.send(outcome);
+        });
+    }
+
+    /// Hands instances to the invocations waiting for this version, oldest
+    /// first, as [`Pool::serve_oldest`] decides.
+    fn serve_waiting(
+        &self,
+        concurrency: &mut Concurrency,
+        key: &str,
+        pool: &mut Pool,
+        now: Instant,
+    ) {
+        while let Some(serve) = pool.serve_oldest(now) {
+            let idle = match serve {
+                Serve::Idle(instance) => Some(instance),
+                Serve::New => {
+                    pool.last_scale_out = Some(now);
+                    None
+                }
+            };
+            if let Some(waiting) = pool.waiting.pop_front() {
+                self.dispatch(concurrency, key, pool, waiting.call, idle);
+            }
+        }
+    }
+}
+
+/// What the oldest waiting invocation runs on.
+#[derive(Debug)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "returned and matched at once, never stored"
+)]
+enum Serve {
+    Idle(Instance),
+    New,
 }
 
 /// How an invocation that ran ended, for the metrics.
@@ -475,6 +638,83 @@ mod tests {
         check(Some("Unhandled"), None, Outcome::FunctionError);
         check(Some("Unhandled"), Some("timeout"), Outcome::Timeout);
         check(Some("Unhandled"), Some("error"), Outcome::RuntimeError);
+    }
+
+    /// An invocation of `revision_id` waiting since `since`.
+    fn waiting(revision_id: &str, since: Instant) -> Waiting {
+        let function = rayo_core::FunctionConfig {
+            name: "f".to_string(),
+            version: rayo_core::LATEST.to_string(),
+            runtime: rayo_core::Runtime::Python { minor: 12 },
+            handler: "app.handler".to_string(),
+            role: "arn:aws:iam::000000000000:role/r".to_string(),
+            description: String::new(),
+            memory_size: 128,
+            timeout: 3,
+            environment: Default::default(),
+            architectures: vec![rayo_core::Architecture::X86_64],
+            ephemeral_storage_mb: 512,
+            dead_letter_target_arn: None,
+            code: rayo_core::CodeRef {
+                sha256_hex: "sha".to_string(),
+                size: 1,
+            },
+            layers: Vec::new(),
+            last_modified: time::OffsetDateTime::UNIX_EPOCH,
+            revision_id: revision_id.to_string(),
+        };
+        let request = InvocationRequest {
+            function,
+            invoked_function_arn: "arn:aws:lambda:us-east-1:000000000000:function:f".to_string(),
+            request_id: "id".to_string(),
+            payload: bytes::Bytes::new(),
+            client_context: None,
+            cognito_identity: None,
+            trace_id: None,
+            reserved_concurrency: None,
+            scale_out: ScaleOut::Paced,
+        };
+        let (reply, _) = oneshot::channel();
+        Waiting {
+            call: Call {
+                request: Box::new(request),
+                reply,
+            },
+            since,
+        }
+    }
+
+    #[test]
+    fn queued_invocations_wait_for_busy_instances_and_scale_out_at_lambdas_rate() {
+        let start = Instant::now();
+        let ms = |n: u64| start + Duration::from_millis(n);
+        let mut pool = Pool {
+            revision_id: "r1".to_string(),
+            busy: 2,
+            ..Pool::default()
+        };
+        assert!(pool.serve_oldest(start).is_none(), "nothing waits");
+        pool.waiting.push_back(waiting("r1", ms(0)));
+        pool.waiting.push_back(waiting("r1", ms(1)));
+        // Two instances are busy: the oldest waits for one of them...
+        assert!(pool.serve_oldest(ms(9)).is_none());
+        assert_eq!(pool.next_scale_out(), Some(ms(10)));
+        // ...until it has waited the interval: then the version grows.
+        assert!(matches!(pool.serve_oldest(ms(10)), Some(Serve::New)));
+        pool.last_scale_out = Some(ms(10));
+        pool.waiting.pop_front();
+        pool.busy += 1;
+        // The next grows an interval after the last, however long it waited.
+        assert_eq!(pool.next_scale_out(), Some(ms(20)));
+        assert!(pool.serve_oldest(ms(19)).is_none());
+        assert!(matches!(pool.serve_oldest(ms(20)), Some(Serve::New)));
+        // With no instance busy, none will come back: it starts one at once.
+        pool.busy = 0;
+        assert!(matches!(pool.serve_oldest(ms(11)), Some(Serve::New)));
+        // One of an older revision cannot use the version's instances.
+        pool.busy = 3;
+        pool.waiting.push_front(waiting("r0", ms(15)));
+        assert!(matches!(pool.serve_oldest(ms(15)), Some(Serve::New)));
     }
 
     #[test]

@@ -16,7 +16,7 @@ use rayo_core::invocation::{AsyncCompletion, AsyncInvocation, AsyncNext, AsyncRe
 use rayo_core::queue::queue_name_from_arn;
 use rayo_core::store::{InvocationQueue, StoreError};
 use rayo_core::{EventInvokeConfig, FunctionRef, LATEST};
-use rayo_executor::{ExecutorError, InvocationOutcome};
+use rayo_executor::{ExecutorError, InvocationOutcome, ScaleOut};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, watch};
@@ -384,7 +384,10 @@ async fn run_attempt(
         client_context: None,
         request_id: Some(invocation.request_id.clone()),
     };
-    match invoker.invoke_resolved(&record, config, request).await {
+    match invoker
+        .invoke_resolved(&record, config, request, ScaleOut::Paced)
+        .await
+    {
         Ok(outcome) if outcome.function_error.is_none() => {
             destinations
                 .success(invoker, invocation, &outcome, outbox)

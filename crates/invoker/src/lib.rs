@@ -28,7 +28,7 @@ pub use dispatcher::{AsyncDispatcher, AsyncOptions};
 pub use queue_notifier::QueueNotifier;
 use rayo_core::version::is_version_number;
 use rayo_core::{FunctionConfig, FunctionRecord, FunctionRef, LATEST, Region};
-use rayo_executor::{Executor, ExecutorError, InvocationOutcome, InvocationRequest};
+use rayo_executor::{Executor, ExecutorError, InvocationOutcome, InvocationRequest, ScaleOut};
 pub use scheduler::{ScheduleOptions, Scheduler};
 pub use sqs_poller::{SqsPoller, SqsPollerOptions};
 use thiserror::Error;
@@ -203,15 +203,28 @@ impl Invoker {
     /// Runs a synchronous invocation and waits for its outcome.
     pub async fn invoke(&self, request: InvokeRequest) -> Result<InvocationOutcome, InvokeError> {
         let (record, config) = self.resolve(&request.function)?;
-        self.invoke_resolved(&record, config, request).await
+        self.invoke_resolved(&record, config, request, ScaleOut::Immediate)
+            .await
     }
 
-    /// Runs a synchronous invocation of what [`Invoker::resolve`] found.
+    /// Runs an invocation taken from a queue, which waits for a busy
+    /// instance rather than start a new one at once ([`ScaleOut::Paced`]).
+    pub(crate) async fn invoke_queued(
+        &self,
+        request: InvokeRequest,
+    ) -> Result<InvocationOutcome, InvokeError> {
+        let (record, config) = self.resolve(&request.function)?;
+        self.invoke_resolved(&record, config, request, ScaleOut::Paced)
+            .await
+    }
+
+    /// Runs an invocation of what [`Invoker::resolve`] found.
     pub(crate) async fn invoke_resolved(
         &self,
         record: &FunctionRecord,
         config: FunctionConfig,
         request: InvokeRequest,
+        scale_out: ScaleOut,
     ) -> Result<InvocationOutcome, InvokeError> {
         let invoked_function_arn = match &request.function.qualifier {
             Some(q) => self.region.qualified_function_arn(&config.name, q),
@@ -228,6 +241,7 @@ impl Invoker {
             cognito_identity: None,
             trace_id: None,
             reserved_concurrency: record.reserved_concurrency,
+            scale_out,
         };
         Ok(self.executor.invoke(request).await?)
     }

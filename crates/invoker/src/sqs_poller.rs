@@ -495,7 +495,7 @@ impl MappingPoller {
                 client_context: None,
                 request_id: None,
             };
-            let error = match self.invoker.invoke(request).await {
+            let error = match self.invoker.invoke_queued(request).await {
                 Ok(outcome) if outcome.function_error.is_none() => {
                     let failed = if self.mapping.report_batch_item_failures {
                         let ids: HashSet<&str> = messages
