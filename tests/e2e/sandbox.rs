@@ -299,6 +299,59 @@ def handler(event, context):
     );
 }
 
+/// Lambda's quota of 1,024 file descriptors, whatever rayo's own limit is,
+/// for instances forked from a zygote and for a `provided` bootstrap alike,
+/// and without the sandbox too.
+#[test]
+fn instances_may_open_lambda_s_1024_files_and_no_more() {
+    for flags in [&[][..], &["--insecure-no-sandbox"][..]] {
+        let server = Server::start_with(flags);
+        instances_may_open_1024_files(&server);
+    }
+}
+
+fn instances_may_open_1024_files(server: &Server) {
+    server.python(
+        r##"
+        hoard = """
+import errno, os, resource
+
+def hoard():
+    held = []
+    try:
+        while len(held) < 5000:
+            held.append(os.open("/dev/null", os.O_RDONLY))
+        failed = None
+    except OSError as error:
+        failed = error.errno
+    finally:
+        for fd in held:
+            os.close(fd)
+    return {"limit": list(resource.getrlimit(resource.RLIMIT_NOFILE)), "opened": len(held), "errno": failed}
+"""
+        create("hoarder", {"app.py": hoard + "\ndef handler(event, context):\n    return hoard()\n"})
+        runtime = hoard + """
+import json, urllib.request
+api = "http://" + os.environ["AWS_LAMBDA_RUNTIME_API"] + "/2018-06-01/runtime/invocation/"
+while True:
+    with urllib.request.urlopen(api + "next") as next_invocation:
+        request_id = next_invocation.headers["Lambda-Runtime-Aws-Request-Id"]
+    urllib.request.urlopen(urllib.request.Request(api + request_id + "/response", data=json.dumps(hoard()).encode(), method="POST")).read()
+"""
+        create("custom-hoarder", {"bootstrap": ("#!/bin/sh\nexec python3 \"$LAMBDA_TASK_ROOT/runtime.py\"\n", 0o755),
+                                  "runtime.py": runtime}, runtime="provided.al2023", handler="x.y")
+        for name in ("hoarder", "custom-hoarder"):
+            got = invoke(name).ok()
+            assert got["limit"] == [1024, 1024], (name, got)
+            # What the runtime holds itself counts too; the rest is the function's.
+            assert got["errno"] == errno.EMFILE and 1000 < got["opened"] < 1024, (name, got)
+            # The instance goes on serving.
+            assert invoke(name).ok()["errno"] == errno.EMFILE
+        assert still_serving()
+        "##,
+    );
+}
+
 #[test]
 fn signalling_the_parent_or_everyone_ends_at_most_that_instance() {
     let server = Server::start();

@@ -885,6 +885,9 @@ class _Instance(object):
         _check(_prctl(_PR_SET_PDEATHSIG, signal.SIGKILL), "setting the parent-death signal")
         # A core dump could be handed to a host helper outside the sandbox.
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        # Lambda's quota of 1,024 file descriptors (the sandbox's
+        # OPEN_FILES_MAX); every inherited one above it is closed by now.
+        resource.setrlimit(resource.RLIMIT_NOFILE, (1024, 1024))
         # The instance's processes are a process group, ended as one.
         os.setpgid(0, 0)
         # Shielded from the OOM killer; the runtime's score goes to the top.

@@ -295,6 +295,12 @@ fn run_program(
     // and on the host, before rayo itself.
     std::fs::write("/proc/self/oom_score_adj", "1000").map_err(failed("raising the OOM score"))?;
     umask(Mode::from_bits_truncate(0o022));
+    setrlimit(
+        Resource::RLIMIT_NOFILE,
+        crate::OPEN_FILES_MAX,
+        crate::OPEN_FILES_MAX,
+    )
+    .map_err(failed("limiting open files"))?;
 
     // Only possible while still holding CAP_SETPCAP.
     sys::drop_bounding_set().map_err(failed("dropping the capability bounding set"))?;

@@ -78,8 +78,13 @@ pub struct ProcessSpec {
     pub cwd: PathBuf,
 }
 
+/// The open files an instance's processes may each hold: Lambda's quota of
+/// 1,024 file descriptors, soft and hard limit alike.
+pub const OPEN_FILES_MAX: u64 = 1024;
+
 /// Builds the command for `spec`, unsandboxed, with stdout and stderr both
-/// writing to `log` and stdin closed, in a new process group.
+/// writing to `log` and stdin closed, in a new process group, with Lambda's
+/// limit on open files.
 pub fn command(spec: &ProcessSpec, log: &PipeWriter) -> std::io::Result<Command> {
     let mut command = Command::new(&spec.program);
     command
@@ -91,6 +96,18 @@ pub fn command(spec: &ProcessSpec, log: &PipeWriter) -> std::io::Result<Command>
         .stdout(Stdio::from(log.try_clone()?))
         .stderr(Stdio::from(log.try_clone()?))
         .process_group(0);
+    // SAFETY: setrlimit is async-signal-safe and touches no memory of the
+    // parent's; the closure allocates nothing.
+    unsafe {
+        command.pre_exec(|| {
+            nix::sys::resource::setrlimit(
+                nix::sys::resource::Resource::RLIMIT_NOFILE,
+                OPEN_FILES_MAX,
+                OPEN_FILES_MAX,
+            )
+            .map_err(std::io::Error::from)
+        });
+    }
     Ok(command)
 }
 
