@@ -75,10 +75,15 @@ struct InitFailure {
 
 /// Runs one invocation on `idle`, or on a new instance when there is none.
 /// Returns the outcome and the instance if it may serve again.
+///
+/// `initialized` is called once an instance started for the invocation has
+/// initialized; it is dropped uncalled when there was none to start or its
+/// start failed.
 pub(crate) async fn run(
     config: &ExecutorConfig,
     idle: Option<Instance>,
     request: &InvocationRequest,
+    initialized: impl FnOnce(),
 ) -> Result<(InvocationOutcome, Option<Instance>), ExecutorError> {
     let (mut instance, init_duration) = match idle {
         Some(instance) => (instance, None),
@@ -93,7 +98,10 @@ pub(crate) async fn run(
                 }
             };
             match instance.wait_ready(config.init_timeout).await {
-                Ok(()) => (instance, Some(started.elapsed())),
+                Ok(()) => {
+                    initialized();
+                    (instance, Some(started.elapsed()))
+                }
                 Err(failure) => {
                     instance.drain_logs().await;
                     let outcome =

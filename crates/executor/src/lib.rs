@@ -113,18 +113,22 @@ pub enum ScaleOut {
     #[default]
     Immediate,
     /// The invocation comes from a queue (asynchronous invocations, event
-    /// source mappings): it waits for one of the version's busy instances,
-    /// and the version grows by one instance each time the oldest waiting
-    /// invocation has waited [`SCALE_OUT_INTERVAL`] since the last one
-    /// started — Lambda's own rate, 1,000 instances per function every 10
-    /// seconds. A queue that a few instances keep up with never starts
-    /// more; one they cannot keep up with scales out as far as its
-    /// concurrency allows.
+    /// source mappings): it waits for one of the version's busy instances.
+    /// The version grows by one instance once the oldest waiting invocation
+    /// has waited [`SCALE_OUT_PATIENCE`], at most one per
+    /// [`SCALE_OUT_INTERVAL`] — Lambda's own rate, 1,000 instances per
+    /// function every 10 seconds — and while fewer start than serve. A
+    /// queue that a few instances keep up with never starts more; one they
+    /// cannot keep up with scales out as far as its concurrency allows.
     Paced,
 }
 
 /// How often a version grows while invocations from queues wait for it.
 pub const SCALE_OUT_INTERVAL: Duration = Duration::from_millis(10);
+
+/// How long the oldest invocation from a queue waits for a busy instance
+/// before its version grows.
+pub const SCALE_OUT_PATIENCE: Duration = Duration::from_millis(50);
 
 /// How an invocation ended.
 #[derive(Debug, Clone)]

@@ -13,8 +13,8 @@ use tokio::time::Instant;
 use crate::instance::{self, Instance};
 use crate::{
     ExecutorCommand, ExecutorConfig, ExecutorError, FunctionInstances, InvocationOutcome,
-    InvocationRequest, ProvisionedStatus, ProvisionedTarget, SCALE_OUT_INTERVAL, ScaleOut,
-    ThrottleReason,
+    InvocationRequest, ProvisionedStatus, ProvisionedTarget, SCALE_OUT_INTERVAL,
+    SCALE_OUT_PATIENCE, ScaleOut, ThrottleReason,
 };
 
 /// Where an invocation's outcome goes.
@@ -46,6 +46,8 @@ struct Pool {
     waiting: VecDeque<Waiting>,
     /// When an instance last started for a waiting invocation.
     last_scale_out: Option<Instant>,
+    /// Busy instances started for their invocation and not yet initialized.
+    starting: usize,
 }
 
 impl Pool {
@@ -61,22 +63,31 @@ impl Pool {
     /// What the oldest waiting invocation runs on now, if anything: an idle
     /// instance; a new one when none will come back (no instance is busy),
     /// when it is of an older revision than the idle ones, or when it has
-    /// waited [`SCALE_OUT_INTERVAL`] since the last one started.
+    /// waited [`SCALE_OUT_PATIENCE`], the last one started
+    /// [`SCALE_OUT_INTERVAL`] ago, and fewer instances are starting than
+    /// serving (at most one while none serves): a version that starts
+    /// slowly doubles per start rather than piling up starts.
     fn serve_oldest(&mut self, now: Instant) -> Option<Serve> {
         let oldest = self.waiting.front()?;
         let current = oldest.call.request.function.revision_id == self.revision_id;
         if current && let Some(instance) = self.take_idle() {
             return Some(Serve::Idle(instance));
         }
-        let due = self.next_scale_out().is_some_and(|at| at <= now);
+        // Instances still starting will serve soon; while more start than
+        // are serving, waiting for them beats starting yet another.
+        let initialized = self.busy.saturating_sub(self.starting);
+        let due = self.next_scale_out().is_some_and(|at| at <= now)
+            && (self.starting == 0 || self.starting < initialized);
         (!current || self.busy == 0 || due).then_some(Serve::New)
     }
 
     /// When the oldest waiting invocation may start a new instance.
     fn next_scale_out(&self) -> Option<Instant> {
-        let since = self.waiting.front()?.since;
-        let after = self.last_scale_out.map_or(since, |last| last.max(since));
-        Some(after + SCALE_OUT_INTERVAL)
+        let since = self.waiting.front()?.since + SCALE_OUT_PATIENCE;
+        let after = self
+            .last_scale_out
+            .map_or(since, |last| (last + SCALE_OUT_INTERVAL).max(since));
+        Some(after)
     }
 
     fn provisioned_wanted(&self) -> u32 {
@@ -225,9 +236,11 @@ pub(crate) async fn run(
         account_limit: config.account_concurrency,
         ..Concurrency::default()
     };
+    let (initialized_sender, mut initialized) = mpsc::unbounded_channel::<String>();
     let dispatcher = Dispatcher {
         config: config.clone(),
         released: released_sender,
+        initialized: initialized_sender,
     };
     // The pools with invocations waiting for an instance.
     let mut waiting_keys: HashSet<String> = HashSet::new();
@@ -263,6 +276,17 @@ pub(crate) async fn run(
                     if shutdown.is_none() {
                         replenish(&config, &key, pool, &started_sender);
                     }
+                    if !pool.waiting.is_empty() {
+                        dispatcher.serve_waiting(&mut concurrency, &key, pool, Instant::now());
+                        if pool.waiting.is_empty() {
+                            waiting_keys.remove(&key);
+                        }
+                    }
+                }
+            }
+            Some(key) = initialized.recv() => {
+                if let Some(pool) = pools.get_mut(&key) {
+                    pool.starting = pool.starting.saturating_sub(1);
                     if !pool.waiting.is_empty() {
                         dispatcher.serve_waiting(&mut concurrency, &key, pool, Instant::now());
                         if pool.waiting.is_empty() {
@@ -445,6 +469,20 @@ struct Call {
 struct Dispatcher {
     config: Arc<ExecutorConfig>,
     released: mpsc::UnboundedSender<Released>,
+    initialized: mpsc::UnboundedSender<String>,
+}
+
+/// An instance starting for an invocation: when dropped — once it has
+/// initialized, or failed to — the actor hears of it, by pool key.
+struct Starting {
+    key: String,
+    initialized: mpsc::UnboundedSender<String>,
+}
+
+impl Drop for Starting {
+    fn drop(&mut self) {
+        let _ = self.initialized.send(std::mem::take(&mut self.key));
+    }
 }
 
 impl Dispatcher {
@@ -476,12 +514,19 @@ impl Dispatcher {
         }
         self.config.metrics.execution_started(&function_name);
         pool.busy += 1;
+        let starting = idle.is_none().then(|| {
+            pool.starting += 1;
+            Starting {
+                key: key.to_string(),
+                initialized: self.initialized.clone(),
+            }
+        });
         let config = self.config.clone();
         let released = self.released.clone();
         let key = key.to_string();
         tokio::spawn(async move {
             let cold_start = idle.is_none();
-            let result = instance::run(&config, idle, &request).await;
+            let result = instance::run(&config, idle, &request, move || drop(starting)).await;
             let (outcome, duration_ms) = match &result {
                 Ok((outcome, _)) => (outcome_of(outcome), Some(outcome.report.duration_ms)),
                 Err(_) => (Outcome::PlatformError, None),
@@ -697,20 +742,33 @@ mod tests {
         pool.waiting.push_back(waiting("r1", ms(0)));
         pool.waiting.push_back(waiting("r1", ms(1)));
         // Two instances are busy: the oldest waits for one of them...
-        assert!(pool.serve_oldest(ms(9)).is_none());
-        assert_eq!(pool.next_scale_out(), Some(ms(10)));
-        // ...until it has waited the interval: then the version grows.
-        assert!(matches!(pool.serve_oldest(ms(10)), Some(Serve::New)));
-        pool.last_scale_out = Some(ms(10));
+        assert!(pool.serve_oldest(ms(49)).is_none());
+        assert_eq!(pool.next_scale_out(), Some(ms(50)));
+        // ...until it has waited its patience: then the version grows.
+        assert!(matches!(pool.serve_oldest(ms(50)), Some(Serve::New)));
+        pool.last_scale_out = Some(ms(50));
         pool.waiting.pop_front();
         pool.busy += 1;
-        // The next grows an interval after the last, however long it waited.
-        assert_eq!(pool.next_scale_out(), Some(ms(20)));
-        assert!(pool.serve_oldest(ms(19)).is_none());
-        assert!(matches!(pool.serve_oldest(ms(20)), Some(Serve::New)));
+        pool.starting += 1;
+        // The next grows an interval after the last.
+        assert_eq!(pool.next_scale_out(), Some(ms(60)));
+        assert!(pool.serve_oldest(ms(59)).is_none());
+        // One starts while two serve: another may start.
+        assert!(matches!(pool.serve_oldest(ms(60)), Some(Serve::New)));
+        // As many start as serve: the next waits for them, however long.
+        pool.busy += 1;
+        pool.starting += 1;
+        assert!(pool.serve_oldest(ms(1000)).is_none());
+        pool.starting -= 1;
+        assert!(matches!(pool.serve_oldest(ms(1000)), Some(Serve::New)));
+        // While the first instance starts, nothing else does.
+        pool.busy = 1;
+        pool.starting = 1;
+        assert!(pool.serve_oldest(ms(1000)).is_none());
         // With no instance busy, none will come back: it starts one at once.
         pool.busy = 0;
-        assert!(matches!(pool.serve_oldest(ms(11)), Some(Serve::New)));
+        pool.starting = 0;
+        assert!(matches!(pool.serve_oldest(ms(2)), Some(Serve::New)));
         // One of an older revision cannot use the version's instances.
         pool.busy = 3;
         pool.waiting.push_front(waiting("r0", ms(15)));
