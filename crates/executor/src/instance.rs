@@ -18,7 +18,7 @@ use tokio::net::unix::pipe;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-use crate::logs::{DrainRequest, LogSink, log_timestamp, now_ms, read_pipe};
+use crate::logs::{LogPipe, LogSink, log_timestamp, now_ms, read_pipe};
 use crate::runtime_api::{self, NextInvocation, RuntimeApiState, RuntimeEvent, RuntimeResult};
 use crate::zygote::{self, Fit, ForkRequest, Forked};
 use crate::{
@@ -39,7 +39,7 @@ pub(crate) struct Instance {
     next: mpsc::Sender<NextInvocation>,
     events: mpsc::UnboundedReceiver<RuntimeEvent>,
     sink: Arc<LogSink>,
-    drains: mpsc::Sender<DrainRequest>,
+    log_pipe: Arc<LogPipe>,
     server: JoinHandle<()>,
     log_reader: JoinHandle<()>,
     scratch_dir: PathBuf,
@@ -103,7 +103,7 @@ pub(crate) async fn run(
                     (instance, Some(started.elapsed()))
                 }
                 Err(failure) => {
-                    instance.drain_logs().await;
+                    instance.drain_logs();
                     let outcome =
                         report_init_failure(&instance.sink, request, failure, started.elapsed());
                     instance.sink.flush();
@@ -143,7 +143,7 @@ pub(crate) async fn start_provisioned(
         Ok(Ok(mut instance)) => match instance.wait_ready(config.init_timeout).await {
             Ok(()) => Some(instance),
             Err(failure) => {
-                instance.drain_logs().await;
+                instance.drain_logs();
                 failed(&instance.sink, failure);
                 None
             }
@@ -375,8 +375,8 @@ impl Instance {
             Process::Forked(forked) => forked.pid,
         };
         let receiver = pipe::Receiver::from_owned_fd(pipe_reader.into()).map_err(start_error)?;
-        let (drains, drain_receiver) = mpsc::channel(4);
-        let log_reader = tokio::spawn(read_pipe(receiver, sink.clone(), drain_receiver));
+        let log_pipe = Arc::new(LogPipe::new(receiver, sink.clone()));
+        let log_reader = tokio::spawn(read_pipe(log_pipe.clone()));
 
         Ok(Ok(Instance {
             revision_id: function.revision_id.clone(),
@@ -387,7 +387,7 @@ impl Instance {
             next,
             events,
             sink,
-            drains,
+            log_pipe,
             server,
             log_reader,
             scratch_dir,
@@ -511,7 +511,7 @@ impl Instance {
                 exit = self.process.wait() => {
                     reusable = false;
                     let reason = exit_reason(exit.ok());
-                    self.drain_logs().await;
+                    self.drain_logs();
                     self.sink.line(format!("RequestId: {request_id} Error: Runtime exited with error: {reason}"));
                     self.sink.line("Runtime.ExitError".to_string());
                     status = Some("error");
@@ -525,7 +525,7 @@ impl Instance {
                 }
                 _ = tokio::time::sleep(timeout) => {
                     reusable = false;
-                    self.drain_logs().await;
+                    self.drain_logs();
                     let seconds = format!("{:.2}", timeout.as_secs_f64());
                     self.sink.line(format!(
                         "{} {request_id} Task timed out after {seconds} seconds",
@@ -540,7 +540,7 @@ impl Instance {
         let elapsed = started.elapsed();
         let max_memory_used_mb = self.max_memory_used_mb();
         if reusable {
-            self.drain_logs().await;
+            self.drain_logs();
         } else {
             self.kill();
         }
@@ -573,11 +573,8 @@ impl Instance {
     }
 
     /// Reads whatever the runtime wrote before its last request.
-    async fn drain_logs(&self) {
-        let (ack, done) = oneshot::channel();
-        if self.drains.send(ack).await.is_ok() {
-            let _ = tokio::time::timeout(Duration::from_secs(2), done).await;
-        }
+    fn drain_logs(&self) {
+        self.log_pipe.drain();
     }
 
     /// Peak memory of the instance, in MB: its cgroup's peak when sandboxed,

@@ -10,7 +10,6 @@ use rayo_core::logs::LogEvent;
 use rayo_core::store::LogStore;
 use time::OffsetDateTime;
 use tokio::net::unix::pipe;
-use tokio::sync::{mpsc, oneshot};
 
 use crate::Report;
 
@@ -18,6 +17,8 @@ use crate::Report;
 const MAX_LINE_BYTES: usize = 256 * 1024;
 /// Pending events that trigger a write to the store.
 const FLUSH_EVENTS: usize = 512;
+/// The most read from the pipe at once.
+const READ_MAX_BYTES: usize = 1024 * 1024;
 /// How often pending events are written while an invocation runs.
 const FLUSH_INTERVAL: Duration = Duration::from_millis(500);
 
@@ -119,37 +120,55 @@ impl LogSink {
     }
 }
 
-/// A request to read everything already in the pipe, answered once done.
-pub(crate) type DrainRequest = oneshot::Sender<()>;
+/// An instance's output pipe, read into its sink by [`read_pipe`] as
+/// output arrives, and by the invocation itself ([`LogPipe::drain`]) once
+/// the runtime has answered: both read under one lock, so lines keep their
+/// order.
+#[derive(Debug)]
+pub(crate) struct LogPipe {
+    receiver: pipe::Receiver,
+    reader: Mutex<LineReader>,
+    sink: Arc<LogSink>,
+}
+
+impl LogPipe {
+    pub(crate) fn new(receiver: pipe::Receiver, sink: Arc<LogSink>) -> LogPipe {
+        LogPipe {
+            receiver,
+            reader: Mutex::new(LineReader::default()),
+            sink,
+        }
+    }
+
+    /// Reads everything the pipe holds now into the sink, a line without
+    /// its newline yet included; returns false once the pipe is closed.
+    pub(crate) fn drain(&self) -> bool {
+        let mut reader = self.reader.lock().expect("log reader lock poisoned");
+        let open = reader.read_available(&self.receiver, &self.sink);
+        reader.finish(&self.sink);
+        open
+    }
+}
 
 /// Reads an instance's output pipe into its sink until the pipe closes.
-pub(crate) async fn read_pipe(
-    receiver: pipe::Receiver,
-    sink: Arc<LogSink>,
-    mut drains: mpsc::Receiver<DrainRequest>,
-) {
-    let mut reader = LineReader::default();
+pub(crate) async fn read_pipe(pipe: Arc<LogPipe>) {
     let mut ticker = tokio::time::interval(FLUSH_INTERVAL);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
-            readable = receiver.readable() => {
-                if readable.is_err() || !reader.read_available(&receiver, &sink) {
-                    reader.finish(&sink);
-                    sink.flush();
-                    return;
-                }
-            }
-            Some(ack) = drains.recv() => {
-                let open = reader.read_available(&receiver, &sink);
-                reader.finish(&sink);
-                let _ = ack.send(());
+            readable = pipe.receiver.readable() => {
+                let open = readable.is_ok() && pipe
+                    .reader
+                    .lock()
+                    .expect("log reader lock poisoned")
+                    .read_available(&pipe.receiver, &pipe.sink);
                 if !open {
-                    sink.flush();
+                    pipe.drain();
+                    pipe.sink.flush();
                     return;
                 }
             }
-            _ = ticker.tick() => sink.flush(),
+            _ = ticker.tick() => pipe.sink.flush(),
         }
     }
 }
@@ -160,18 +179,25 @@ struct LineReader {
 }
 
 impl LineReader {
-    /// Reads what the pipe holds now; returns false once it is closed.
+    /// Reads what the pipe holds now, up to [`READ_MAX_BYTES`] (more than
+    /// a pipe holds, so a writer that never stops cannot keep a reader
+    /// here); returns false once the pipe is closed.
     fn read_available(&mut self, receiver: &pipe::Receiver, sink: &LogSink) -> bool {
         let mut buf = [0u8; 16 * 1024];
-        loop {
+        let mut read = 0;
+        while read < READ_MAX_BYTES {
             match receiver.try_read(&mut buf) {
                 Ok(0) => return false,
-                Ok(n) => self.push(&buf[..n], sink),
+                Ok(n) => {
+                    read += n;
+                    self.push(&buf[..n], sink);
+                }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => return true,
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
                 Err(_) => return false,
             }
         }
+        true
     }
 
     fn push(&mut self, bytes: &[u8], sink: &LogSink) {
