@@ -132,13 +132,16 @@ impl Server {
             .stderr(Stdio::inherit())
             .spawn()?;
         let stdout = child.stdout.take().context("server stdout")?;
+        let mut stdout = BufReader::new(stdout);
         let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line)?;
+        stdout.read_line(&mut line)?;
         let url = line
             .trim()
             .strip_prefix("rayo listening on ")
             .with_context(|| format!("unexpected first line from the server: {line:?}"))?
             .to_string();
+        // Keep reading so that a later print never meets a closed pipe.
+        std::thread::spawn(move || for _ in stdout.lines() {});
         Ok(Server { child, url })
     }
 

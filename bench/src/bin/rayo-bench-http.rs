@@ -24,7 +24,14 @@
 
 #![forbid(unsafe_code)]
 
-use std::io::{BufRead, BufReader, Write};
+#[path = "../support.rs"]
+#[allow(
+    dead_code,
+    reason = "the support module serves several benchmark binaries"
+)]
+mod support;
+
+use std::io::Write;
 use std::net::TcpListener;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -32,13 +39,10 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use base64::Engine;
 use bytes::Bytes;
 use http::{Method, Request};
 use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
+use support::{HttpClient, Server, build_rayo, create_function, http_client, python_runtime};
 
 /// Sequential requests for the latency figures.
 const LATENCY_REQUESTS: usize = 1000;
@@ -80,8 +84,6 @@ async def app(scope, receive, send):
 /// invoke that the gateway's latency is compared with.
 const EVENT: &str = r#"{"version":"2.0","routeKey":"$default","rawPath":"/sum","rawQueryString":"a=2&b=3","headers":{"host":"abcdef1234.execute-api.localhost:4566","x-forwarded-for":"127.0.0.1","x-forwarded-port":"4566","x-forwarded-proto":"http"},"queryStringParameters":{"a":"2","b":"3"},"requestContext":{"accountId":"000000000000","apiId":"abcdef1234","domainName":"abcdef1234.execute-api.localhost","domainPrefix":"abcdef1234","http":{"method":"GET","path":"/sum","protocol":"HTTP/1.1","sourceIp":"127.0.0.1","userAgent":""},"requestId":"00000000-0000-0000-0000-000000000000","routeKey":"$default","stage":"$default","time":"22/Nov/2026:06:00:00 +0000","timeEpoch":1795327200000},"isBase64Encoded":false}"#;
 
-type HttpClient = Client<HttpConnector, Full<Bytes>>;
-
 /// Where requests go: the address to connect to and the `Host` to name.
 #[derive(Clone)]
 struct Target {
@@ -112,7 +114,7 @@ fn main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let client: HttpClient = Client::builder(TokioExecutor::new()).build_http();
+    let client = http_client();
     let work_dir = tempfile::tempdir()?;
     std::fs::write(work_dir.path().join("app.py"), FASTAPI_APP)?;
     std::fs::write(work_dir.path().join("raw.py"), RAW_ASGI_APP)?;
@@ -124,7 +126,7 @@ fn main() -> anyhow::Result<()> {
         host: None,
     };
     let data_dir = tempfile::tempdir()?;
-    let mut server = Server::start(&rayo, data_dir.path())?;
+    let server = Server::start(&rayo, data_dir.path(), &[])?;
     let latency = runtime.block_on(async {
         let (function_url, api) = set_up(&client, &server.url).await?;
         let uvicorn = sequential(&client, &uvicorn_url, get_sum).await?;
@@ -155,7 +157,7 @@ fn main() -> anyhow::Result<()> {
     let (uvicorn_latency, direct, url_latency, api_latency, function_url, api) = match latency {
         Ok(figures) => figures,
         Err(error) => {
-            server.stop();
+            drop(server);
             uvicorn.stop();
             return Err(error);
         }
@@ -173,7 +175,7 @@ fn main() -> anyhow::Result<()> {
         run("rayo function URL", &function_url)?;
         anyhow::Ok(())
     })();
-    server.stop();
+    drop(server);
     result?;
     run("FastAPI, uvicorn, 1 worker", &uvicorn_url)?;
     uvicorn.stop();
@@ -278,24 +280,7 @@ fn main() -> anyhow::Result<()> {
 
 /// Creates the function, its URL and a quick-created HTTP API.
 async fn set_up(client: &HttpClient, url: &str) -> anyhow::Result<(Target, Target)> {
-    let zip = function_zip()?;
-    let create = serde_json::json!({
-        "FunctionName": "sum",
-        "Runtime": "python3.11",
-        "Role": "arn:aws:iam::000000000000:role/lambda-role",
-        "Handler": "lambda_function.lambda_handler",
-        "Code": { "ZipFile": base64::engine::general_purpose::STANDARD.encode(zip) },
-    });
-    let (status, body) = send(
-        client,
-        Method::POST,
-        &format!("{url}/2015-03-31/functions"),
-        Some(create),
-    )
-    .await?;
-    if status != 201 {
-        bail!("CreateFunction answered {status}: {body}");
-    }
+    create_function(client, url, "sum", &python_runtime()?, HANDLER).await?;
     let (status, body) = send(
         client,
         Method::POST,
@@ -541,20 +526,6 @@ async fn send(
     Ok((status, json))
 }
 
-fn function_zip() -> anyhow::Result<Vec<u8>> {
-    let mut buffer = std::io::Cursor::new(Vec::new());
-    {
-        let mut writer = zip::ZipWriter::new(&mut buffer);
-        let options = zip::write::SimpleFileOptions::default()
-            .compression_method(zip::CompressionMethod::Deflated)
-            .unix_permissions(0o644);
-        writer.start_file("lambda_function.py", options)?;
-        writer.write_all(HANDLER.as_bytes())?;
-        writer.finish()?;
-    }
-    Ok(buffer.into_inner())
-}
-
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
@@ -565,22 +536,6 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
-}
-
-fn build_rayo() -> anyhow::Result<PathBuf> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
-    let status = Command::new(cargo)
-        .args(["build", "--release", "-p", "rayo"])
-        .status()
-        .context("running cargo build for the rayo binary")?;
-    if !status.success() {
-        bail!("building rayo failed");
-    }
-    let rayo = std::env::current_exe()?.with_file_name("rayo");
-    if !rayo.exists() {
-        bail!("{} not found after building", rayo.display());
-    }
-    Ok(rayo)
 }
 
 /// `target/`, where the benchmark's own tools are installed once.
@@ -856,42 +811,4 @@ fn axum_hello(port: u16) -> anyhow::Result<()> {
         axum::serve(listener, app).await?;
         anyhow::Ok(())
     })
-}
-
-struct Server {
-    child: Child,
-    url: String,
-}
-
-impl Server {
-    fn start(rayo: &Path, data_dir: &Path) -> anyhow::Result<Server> {
-        let mut child = Command::new(rayo)
-            .args(["server", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(data_dir)
-            .env("RAYO_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .context("starting rayo server")?;
-        let stdout = child.stdout.take().context("stdout is piped")?;
-        let mut lines = BufReader::new(stdout).lines();
-        let first = lines.next().context("rayo server printed nothing")??;
-        let url = first
-            .strip_prefix("rayo listening on ")
-            .with_context(|| format!("unexpected first line {first:?}"))?
-            .trim()
-            .to_string();
-        // Keep reading so that a later print never meets a closed pipe.
-        std::thread::spawn(move || for _ in lines {});
-        Ok(Server { child, url })
-    }
-
-    /// SIGTERM, then wait: rayo ends its instances on the way out.
-    fn stop(&mut self) {
-        let _ = Command::new("kill")
-            .arg(self.child.id().to_string())
-            .status();
-        let _ = self.child.wait();
-    }
 }
