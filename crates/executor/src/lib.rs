@@ -120,6 +120,9 @@ pub enum ScaleOut {
     /// function every 10 seconds — and while fewer start than serve. A
     /// queue that a few instances keep up with never starts more; one they
     /// cannot keep up with scales out as far as its concurrency allows.
+    /// Idle instances are taken by the same rule: queued invocations use as
+    /// many at once as they needed lately, and one more per interval while
+    /// they wait.
     Paced,
 }
 

@@ -48,6 +48,16 @@ struct Pool {
     last_scale_out: Option<Instant>,
     /// Busy instances started for their invocation and not yet initialized.
     starting: usize,
+    /// Busy instances running invocations from queues.
+    queued_busy: usize,
+    /// How many instances invocations from queues may use at once (at least
+    /// one): grown like the version itself, by one per
+    /// [`SCALE_OUT_INTERVAL`] while the oldest has waited
+    /// [`SCALE_OUT_PATIENCE`], and narrowed to what they use (plus one)
+    /// whenever nothing waits. Idle instances beyond it stay idle, so a
+    /// queue that two instances keep up with runs on two, however many a
+    /// burst of callers left warm.
+    queued_window: usize,
 }
 
 impl Pool {
@@ -60,25 +70,45 @@ impl Pool {
         }
     }
 
-    /// What the oldest waiting invocation runs on now, if anything: an idle
-    /// instance; a new one when none will come back (no instance is busy),
-    /// when it is of an older revision than the idle ones, or when it has
-    /// waited [`SCALE_OUT_PATIENCE`], the last one started
-    /// [`SCALE_OUT_INTERVAL`] ago, and fewer instances are starting than
-    /// serving (at most one while none serves): a version that starts
-    /// slowly doubles per start rather than piling up starts.
-    fn serve_oldest(&mut self, now: Instant) -> Option<Serve> {
+    /// What the oldest waiting invocation runs on now, if anything, given
+    /// whether an instance is idle: an idle one within the queued window; a
+    /// new one when none will come back (no instance is busy) or when it
+    /// is of an older revision than the idle ones. Otherwise it waits until
+    /// it has waited [`SCALE_OUT_PATIENCE`] and the window last grew
+    /// [`SCALE_OUT_INTERVAL`] ago; then the window grows by one, onto an
+    /// idle instance if there is one, else onto a new one, provided fewer
+    /// instances are starting than serving (at most one while none
+    /// serves): a version that starts slowly doubles per start rather than
+    /// piling up starts.
+    fn choose(&self, now: Instant, idle: bool) -> Option<Serve> {
         let oldest = self.waiting.front()?;
-        let current = oldest.call.request.function.revision_id == self.revision_id;
-        if current && let Some(instance) = self.take_idle() {
-            return Some(Serve::Idle(instance));
+        if oldest.call.request.function.revision_id != self.revision_id {
+            return Some(Serve::New);
+        }
+        if idle && self.queued_busy < self.queued_window.max(1) {
+            return Some(Serve::Idle);
+        }
+        if !idle && self.busy == 0 {
+            return Some(Serve::New);
+        }
+        if self.next_scale_out().is_none_or(|at| at > now) {
+            return None;
+        }
+        if idle {
+            return Some(Serve::Grow);
         }
         // Instances still starting will serve soon; while more start than
         // are serving, waiting for them beats starting yet another.
         let initialized = self.busy.saturating_sub(self.starting);
-        let due = self.next_scale_out().is_some_and(|at| at <= now)
-            && (self.starting == 0 || self.starting < initialized);
-        (!current || self.busy == 0 || due).then_some(Serve::New)
+        (self.starting == 0 || self.starting < initialized).then_some(Serve::New)
+    }
+
+    /// A queued invocation ended on an instance of this version.
+    fn queued_released(&mut self) {
+        self.queued_busy = self.queued_busy.saturating_sub(1);
+        if self.waiting.is_empty() {
+            self.queued_window = self.queued_window.min(self.queued_busy + 1);
+        }
     }
 
     /// When the oldest waiting invocation may start a new instance.
@@ -130,6 +160,8 @@ struct Released {
     counted: bool,
     /// Whether the instance it ran on was a provisioned one.
     provisioned: bool,
+    /// Whether the invocation came from a queue.
+    queued: bool,
     instance: Option<Instance>,
 }
 
@@ -253,12 +285,15 @@ pub(crate) async fn run(
             // Instances coming back are taken in before new invocations, so a
             // caller's next invocation finds the instance its last one freed.
             biased;
-            Some(Released { key, function_name, reserved, counted, provisioned, instance }) = released.recv() => {
+            Some(Released { key, function_name, reserved, counted, provisioned, queued, instance }) = released.recv() => {
                 if counted {
                     concurrency.release(&function_name, reserved);
                 }
                 if let Some(pool) = pools.get_mut(&key) {
                     pool.busy -= 1;
+                    if queued {
+                        pool.queued_released();
+                    }
                     let alive = instance.is_some();
                     if let Some(instance) = instance
                         && instance.revision_id == pool.revision_id
@@ -338,19 +373,23 @@ pub(crate) async fn run(
                         pool.provisioned_alive = 0;
                         pool.provisioned_ready = 0;
                     }
-                    let idle = pool.take_idle();
                     let call = Call { request, reply };
-                    if idle.is_none() && call.request.scale_out == ScaleOut::Paced && pool.busy > 0 {
+                    if call.request.scale_out == ScaleOut::Paced {
                         let function = &call.request.function.name;
                         if let Err(reason) = concurrency.admits(function, call.request.reserved_concurrency) {
                             config.metrics.record_throttle(function);
                             let _ = call.reply.send(Err(ExecutorError::Throttled(reason)));
                             continue;
                         }
-                        pool.waiting.push_back(Waiting { call, since: Instant::now() });
-                        waiting_keys.insert(key);
+                        let now = Instant::now();
+                        pool.waiting.push_back(Waiting { call, since: now });
+                        dispatcher.serve_waiting(&mut concurrency, &key, pool, now);
+                        if !pool.waiting.is_empty() {
+                            waiting_keys.insert(key);
+                        }
                         continue;
                     }
+                    let idle = pool.take_idle();
                     dispatcher.dispatch(&mut concurrency, &key, pool, call, idle);
                 }
                 Some(ExecutorCommand::Instances { reply }) => {
@@ -500,6 +539,7 @@ impl Dispatcher {
         let Call { request, reply } = call;
         let function_name = request.function.name.clone();
         let reserved = request.reserved_concurrency.is_some();
+        let queued = request.scale_out == ScaleOut::Paced;
         let provisioned = idle.as_ref().is_some_and(|instance| instance.provisioned);
         let counted = !provisioned;
         if counted
@@ -514,6 +554,9 @@ impl Dispatcher {
         }
         self.config.metrics.execution_started(&function_name);
         pool.busy += 1;
+        if queued {
+            pool.queued_busy += 1;
+        }
         let starting = idle.is_none().then(|| {
             pool.starting += 1;
             Starting {
@@ -546,6 +589,7 @@ impl Dispatcher {
                 reserved,
                 counted,
                 provisioned,
+                queued,
                 instance,
             });
             let _ = reply.send(outcome);
@@ -553,7 +597,7 @@ impl Dispatcher {
     }
 
     /// Hands instances to the invocations waiting for this version, oldest
-    /// first, as [`Pool::serve_oldest`] decides.
+    /// first, as [`Pool::choose`] decides.
     fn serve_waiting(
         &self,
         concurrency: &mut Concurrency,
@@ -561,13 +605,14 @@ impl Dispatcher {
         pool: &mut Pool,
         now: Instant,
     ) {
-        while let Some(serve) = pool.serve_oldest(now) {
+        while let Some(serve) = pool.choose(now, !pool.idle.is_empty()) {
+            if matches!(serve, Serve::Grow | Serve::New) {
+                pool.last_scale_out = Some(now);
+                pool.queued_window = pool.queued_window.max(pool.queued_busy + 1);
+            }
             let idle = match serve {
-                Serve::Idle(instance) => Some(instance),
-                Serve::New => {
-                    pool.last_scale_out = Some(now);
-                    None
-                }
+                Serve::Idle | Serve::Grow => pool.take_idle(),
+                Serve::New => None,
             };
             if let Some(waiting) = pool.waiting.pop_front() {
                 self.dispatch(concurrency, key, pool, waiting.call, idle);
@@ -577,13 +622,13 @@ impl Dispatcher {
 }
 
 /// What the oldest waiting invocation runs on.
-#[derive(Debug)]
-#[expect(
-    clippy::large_enum_variant,
-    reason = "returned and matched at once, never stored"
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Serve {
-    Idle(Instance),
+    /// An idle instance, within the queued window.
+    Idle,
+    /// An idle instance, one more than the window held: it grows.
+    Grow,
+    /// A new instance.
     New,
 }
 
@@ -738,41 +783,86 @@ mod tests {
             busy: 2,
             ..Pool::default()
         };
-        assert!(pool.serve_oldest(start).is_none(), "nothing waits");
+        assert!(pool.choose(start, false).is_none(), "nothing waits");
         pool.waiting.push_back(waiting("r1", ms(0)));
         pool.waiting.push_back(waiting("r1", ms(1)));
         // Two instances are busy: the oldest waits for one of them...
-        assert!(pool.serve_oldest(ms(49)).is_none());
+        assert!(pool.choose(ms(49), false).is_none());
         assert_eq!(pool.next_scale_out(), Some(ms(50)));
         // ...until it has waited its patience: then the version grows.
-        assert!(matches!(pool.serve_oldest(ms(50)), Some(Serve::New)));
+        assert!(matches!(pool.choose(ms(50), false), Some(Serve::New)));
         pool.last_scale_out = Some(ms(50));
         pool.waiting.pop_front();
         pool.busy += 1;
         pool.starting += 1;
         // The next grows an interval after the last.
         assert_eq!(pool.next_scale_out(), Some(ms(60)));
-        assert!(pool.serve_oldest(ms(59)).is_none());
+        assert!(pool.choose(ms(59), false).is_none());
         // One starts while two serve: another may start.
-        assert!(matches!(pool.serve_oldest(ms(60)), Some(Serve::New)));
+        assert!(matches!(pool.choose(ms(60), false), Some(Serve::New)));
         // As many start as serve: the next waits for them, however long.
         pool.busy += 1;
         pool.starting += 1;
-        assert!(pool.serve_oldest(ms(1000)).is_none());
+        assert!(pool.choose(ms(1000), false).is_none());
         pool.starting -= 1;
-        assert!(matches!(pool.serve_oldest(ms(1000)), Some(Serve::New)));
+        assert!(matches!(pool.choose(ms(1000), false), Some(Serve::New)));
         // While the first instance starts, nothing else does.
         pool.busy = 1;
         pool.starting = 1;
-        assert!(pool.serve_oldest(ms(1000)).is_none());
+        assert!(pool.choose(ms(1000), false).is_none());
         // With no instance busy, none will come back: it starts one at once.
         pool.busy = 0;
         pool.starting = 0;
-        assert!(matches!(pool.serve_oldest(ms(2)), Some(Serve::New)));
+        assert!(matches!(pool.choose(ms(2), false), Some(Serve::New)));
         // One of an older revision cannot use the version's instances.
         pool.busy = 3;
         pool.waiting.push_front(waiting("r0", ms(15)));
-        assert!(matches!(pool.serve_oldest(ms(15)), Some(Serve::New)));
+        assert!(matches!(pool.choose(ms(15), false), Some(Serve::New)));
+    }
+
+    #[test]
+    fn queued_invocations_use_idle_instances_only_as_far_as_their_window() {
+        let start = Instant::now();
+        let ms = |n: u64| start + Duration::from_millis(n);
+        // Eight instances, left warm by callers, one of them serving a
+        // queued invocation; the window holds one.
+        let mut pool = Pool {
+            revision_id: "r1".to_string(),
+            busy: 1,
+            queued_busy: 1,
+            queued_window: 1,
+            ..Pool::default()
+        };
+        pool.waiting.push_back(waiting("r1", ms(0)));
+        assert_eq!(pool.choose(ms(0), true), None, "the window is full");
+        assert_eq!(pool.choose(ms(49), true), None);
+        // Once the oldest has waited its patience, the window grows onto an
+        // idle instance rather than a new one...
+        assert_eq!(pool.choose(ms(50), true), Some(Serve::Grow));
+        pool.last_scale_out = Some(ms(50));
+        pool.queued_window = 2;
+        pool.busy = 2;
+        pool.queued_busy = 2;
+        // ...at the version's rate.
+        assert_eq!(pool.choose(ms(59), true), None);
+        assert_eq!(pool.choose(ms(60), true), Some(Serve::Grow));
+        // An instance back within the window serves the next at once.
+        pool.busy = 1;
+        pool.queued_busy = 1;
+        assert_eq!(pool.choose(ms(51), true), Some(Serve::Idle));
+        // With nothing waiting, the window narrows to what is used, plus one.
+        pool.waiting.clear();
+        pool.queued_window = 5;
+        pool.queued_busy = 3;
+        pool.queued_released();
+        assert_eq!((pool.queued_busy, pool.queued_window), (2, 3));
+        pool.queued_released();
+        pool.queued_released();
+        assert_eq!((pool.queued_busy, pool.queued_window), (0, 1));
+        // Alone, a queued invocation takes an idle instance at once.
+        pool.busy = 0;
+        pool.waiting.push_back(waiting("r1", ms(100)));
+        assert_eq!(pool.choose(ms(100), true), Some(Serve::Idle));
     }
 
     #[test]
