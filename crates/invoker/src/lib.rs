@@ -109,6 +109,7 @@ impl Invoker {
             executor,
             region,
             accepted: Arc::new(GroupCommit::new(
+                "rayo-accept-writer",
                 dispatcher::accept_writer(
                     Arc::clone(&queue),
                     Arc::clone(&handoff),
@@ -117,6 +118,7 @@ impl Invoker {
                 Duration::ZERO,
             )),
             completions: Arc::new(GroupCommit::new(
+                "rayo-completion-writer",
                 dispatcher::completion_writer(Arc::clone(&queue), queue_notifier.clone()),
                 dispatcher::COMPLETION_LINGER,
             )),
