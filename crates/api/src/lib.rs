@@ -136,22 +136,16 @@ fn edge_router(state: ApiState, console: Option<Router>) -> Router {
     }
     routes
         .fallback(dispatch_by_target)
-        .layer(axum::middleware::from_fn(request_id))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            dispatch_s3,
-        ))
-        // Outermost: a function URL's or an HTTP API's request never
-        // reaches the AWS APIs, whatever its path.
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            dispatch_http_triggers,
-        ))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), edge))
         .with_state(state)
 }
 
-/// Hands requests for function URLs and HTTP APIs to the gateway.
-async fn dispatch_http_triggers(
+/// Every request's first stop, in one middleware: a function URL's or an
+/// HTTP API's request goes to the gateway, whatever its path, so it never
+/// reaches the AWS APIs; then a request for a bucket's host, or signed for
+/// S3, goes to the S3 API; the rest go to the routes, and their responses
+/// get a request id.
+async fn edge(
     State(state): State<Arc<ApiState>>,
     request: Request,
     next: axum::middleware::Next,
@@ -161,24 +155,15 @@ async fn dispatch_http_triggers(
         .get(axum::http::header::HOST)
         .and_then(|v| v.to_str().ok())
         .or_else(|| request.uri().host());
-    let Some(target) = rayo_gateway::target(host, request.uri().path()) else {
-        return next.run(request).await;
-    };
-    let source_ip = source_ip(&request);
-    state.gateway.serve(target, request, source_ip).await
-}
-
-/// Hands requests for a bucket's host, or signed for S3, to the S3 API.
-async fn dispatch_s3(
-    State(state): State<Arc<ApiState>>,
-    request: Request,
-    next: axum::middleware::Next,
-) -> Response {
+    if let Some(target) = rayo_gateway::target(host, request.uri().path()) {
+        let source_ip = source_ip(&request);
+        return state.gateway.serve(target, request, source_ip).await;
+    }
     if rayo_s3::is_s3_request(&request) {
         let source_ip = source_ip(&request);
         return state.s3.serve(request, source_ip).await;
     }
-    next.run(request).await
+    with_request_id(next.run(request).await)
 }
 
 /// The client's address.
@@ -191,8 +176,7 @@ fn source_ip(request: &Request) -> std::net::IpAddr {
 
 /// Every AWS response carries a request id; handlers that know the id of
 /// the work they did (Invoke) set it themselves.
-async fn request_id(request: Request, next: axum::middleware::Next) -> Response {
-    let mut response = next.run(request).await;
+fn with_request_id(mut response: Response) -> Response {
     if !response.headers().contains_key("x-amzn-requestid") {
         let id = uuid::Uuid::new_v4().to_string();
         if let Ok(value) = axum::http::HeaderValue::from_str(&id) {
