@@ -19,13 +19,9 @@ fn functions_survive_a_restart() {
         emit(configuration)
         "#,
     );
-    let old_url = server.url().to_string();
+    // The old process has exited by now: whatever port the new one got
+    // (port 0 may hand out the same one again), it is the new one serving.
     server.restart();
-    assert_ne!(
-        server.url(),
-        old_url,
-        "the restarted server listens on a new port"
-    );
     let after = server.python_json(
         r#"
         got = lam.get_function(FunctionName="durable")
